@@ -1,0 +1,23 @@
+# JetDeck: one image for web+API, worker, scheduler and migrations.
+FROM python:3.11-slim AS build
+ENV UV_VERSION=0.13.8 UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+WORKDIR /app
+# Dependencies first (cached while only the code changes), from the lock, without the
+# embedded extra: production talks to real PostgreSQL, Redis, ClickHouse and NATS.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY shared ./shared
+COPY services ./services
+RUN uv sync --frozen --no-dev
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home /app jetdeck
+WORKDIR /app
+COPY --from=build /app /app
+ENV PATH="/app/.venv/bin:${PATH}" PYTHONUNBUFFERED=1 JETDECK_HOST=0.0.0.0 JETDECK_PORT=8000
+USER jetdeck
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --retries=5 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+CMD ["jetdeck", "serve"]

@@ -1,0 +1,71 @@
+"""/api/v1/orgs/{org}/members and /api/v1/invitations/{token}/accept."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import Parameter
+
+from services.access import Access, access
+from services.api.auth import OrgContext
+from shared.accounts import members
+from shared.accounts.schemas import (
+    AcceptedOut,
+    AcceptIn,
+    InvitationOut,
+    InviteIn,
+    MemberOut,
+    Page,
+    RoleIn,
+)
+from shared.backends import Backends
+
+Offset = Annotated[int, Parameter(ge=0)]
+Limit = Annotated[int, Parameter(ge=1, le=1000)]
+
+
+class MemberController(Controller):
+    path = "/orgs/{org:str}/members"
+    tags = ["members"]
+
+    @get("/", opt=access(Access.VIEWER))
+    async def list_members(
+        self, org_context: OrgContext, backends: Backends, offset: Offset = 0, limit: Limit = 100
+    ) -> Page[MemberOut]:
+        return await members.list_members(backends, org_context, offset, limit)
+
+    @post("/", opt=access(Access.ADMIN, audit="member.invite"))
+    async def invite_member(
+        self, data: InviteIn, org_context: OrgContext, backends: Backends
+    ) -> InvitationOut:
+        """Returns the invitation token once; hand it to the invitee."""
+        return await members.invite(backends, org_context, data.email, data.role)
+
+    @patch("/{user_id:uuid}", opt=access(Access.ADMIN, audit="member.update"))
+    async def change_member_role(
+        self, user_id: uuid.UUID, data: RoleIn, org_context: OrgContext, backends: Backends
+    ) -> MemberOut:
+        return await members.change_role(backends, org_context, user_id, data.role)
+
+    @delete("/{user_id:uuid}", opt=access(Access.ADMIN, audit="member.remove"))
+    async def remove_member(
+        self, user_id: uuid.UUID, org_context: OrgContext, backends: Backends
+    ) -> None:
+        await members.remove_member(backends, org_context, user_id)
+
+
+class InvitationController(Controller):
+    path = "/invitations"
+    tags = ["members"]
+
+    @post(
+        "/{token:str}/accept", status_code=200, opt=access(Access.PUBLIC, audit="invitation.accept")
+    )
+    async def accept_invitation(
+        self, token: str, data: AcceptIn, request: Request[Any, Any, Any], backends: Backends
+    ) -> AcceptedOut:
+        """A new user gives a name and password; an existing user gives their password."""
+        ip = request.client.host if request.client else None
+        return await members.accept_invitation(backends, token, data.password, data.name, ip=ip)

@@ -1,0 +1,107 @@
+"""/api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages: browse, search, get,
+delete, publish, export, tail. Reading never creates a consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent, Stream
+
+from services.access import Access, access
+from services.api.streams import NATS_DEPENDENCY
+from shared.messages import services
+from shared.messages.schemas import Direction, Message, MessagePage, Published, PublishIn
+from shared.nats import ClusterClient
+
+PageLimit = Annotated[int, Parameter(ge=1, le=1000)]
+Seq = Annotated[int, Parameter(ge=1)]
+
+
+class MessageController(Controller):
+    path = "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/messages"
+    tags = ["messages"]
+    dependencies = NATS_DEPENDENCY
+
+    @get("/", opt=access(Access.VIEWER))
+    async def browse_messages(
+        self,
+        stream: str,
+        nats: ClusterClient,
+        start_seq: Seq | None = None,
+        start_time: str | None = None,
+        subject: str | None = None,
+        direction: Direction = "forward",
+        limit: PageLimit = 100,
+        q: str | None = None,
+    ) -> MessagePage:
+        return await services.browse(
+            nats,
+            stream,
+            start_seq=start_seq,
+            start_time=start_time,
+            subject=subject,
+            direction=direction,
+            limit=limit,
+            q=q,
+        )
+
+    @get("/export", opt=access(Access.VIEWER))
+    async def export_messages(
+        self,
+        stream: str,
+        nats: ClusterClient,
+        format: Literal["ndjson", "csv"] = "ndjson",
+        start_seq: Seq | None = None,
+        start_time: str | None = None,
+        subject: str | None = None,
+        q: str | None = None,
+    ) -> Stream:
+        chunks = await services.export(
+            nats,
+            stream,
+            fmt=format,
+            start_seq=start_seq,
+            start_time=start_time,
+            subject=subject,
+            q=q,
+        )
+        media = "text/csv" if format == "csv" else "application/x-ndjson"
+        return Stream(
+            chunks,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{stream}.{format}"'},
+        )
+
+    @get("/tail", opt=access(Access.VIEWER))
+    async def tail_messages(
+        self, stream: str, nats: ClusterClient, subject: str | None = None
+    ) -> ServerSentEvent:
+        follow = await services.tail(nats, stream, subject=subject)
+
+        async def events() -> AsyncIterator[str]:
+            async for message in follow:
+                yield msgspec.json.encode(message).decode()
+
+        return ServerSentEvent(events(), event_type="message")
+
+    @get("/last", opt=access(Access.VIEWER))
+    async def last_message(self, stream: str, subject: str, nats: ClusterClient) -> Message:
+        return await services.last_message(nats, stream, subject)
+
+    @get("/{seq:int}", opt=access(Access.VIEWER))
+    async def get_message(self, stream: str, seq: int, nats: ClusterClient) -> Message:
+        return await services.get_message(nats, stream, seq)
+
+    @delete("/{seq:int}", opt=access(Access.EDITOR, audit="message.delete"))
+    async def delete_message(
+        self, stream: str, seq: int, nats: ClusterClient, erase: bool = False
+    ) -> None:
+        await services.delete_message(nats, stream, seq, erase=erase)
+
+    @post("/", opt=access(Access.EDITOR, audit="message.publish"))
+    async def publish_message(self, stream: str, data: PublishIn, nats: ClusterClient) -> Published:
+        return await services.publish(nats, stream, data)

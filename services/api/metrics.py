@@ -1,0 +1,160 @@
+"""/api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}[/consumers/{consumer}]/metrics"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter, QueryParameter
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from services.access import Access, access
+from services.api.auth import OrgContext
+from services.api.errors import STATUS
+from shared.backends import Backends
+from shared.errors import JetDeckError, NotAuthenticated
+from shared.metrics.own import exposition, http_duration, http_requests
+from shared.metrics.queries import CONSUMER_SERIES, STREAM_SERIES
+from shared.metrics.services import object_metrics
+
+Series = Annotated[
+    str | None, Parameter(description="Comma-separated series names; all if absent.")
+]
+From = Annotated[
+    datetime | None, QueryParameter(name="from", description="RFC 3339; default to - 1h")
+]
+To = Annotated[datetime | None, Parameter(description="RFC 3339; default now")]
+Step = Annotated[
+    str | None,
+    Parameter(
+        description="Seconds, or 30s / 5m / 1h; at least span/1000 and the collection interval"
+    ),
+]
+
+
+class MetricsController(Controller):
+    path = "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}"
+    tags = ["metrics"]
+
+    @get(
+        "/metrics",
+        opt=access(Access.VIEWER),
+        description=f"Stream series: {', '.join(STREAM_SERIES)}.",
+    )
+    async def stream_metrics(
+        self,
+        cluster: str,
+        stream: str,
+        org_context: OrgContext,
+        backends: Backends,
+        series: Series = None,
+        from_: From = None,
+        to: To = None,
+        step: Step = None,
+    ) -> dict[str, Any]:
+        return await object_metrics(
+            backends,
+            org_context,
+            cluster,
+            stream,
+            None,
+            series=series,
+            start=from_,
+            end=to,
+            step=step,
+        )
+
+    @get(
+        "/consumers/{consumer:str}/metrics",
+        opt=access(Access.VIEWER),
+        description=f"Consumer series: {', '.join(CONSUMER_SERIES)}.",
+    )
+    async def consumer_metrics(
+        self,
+        cluster: str,
+        stream: str,
+        consumer: str,
+        org_context: OrgContext,
+        backends: Backends,
+        series: Series = None,
+        from_: From = None,
+        to: To = None,
+        step: Step = None,
+    ) -> dict[str, Any]:
+        return await object_metrics(
+            backends,
+            org_context,
+            cluster,
+            stream,
+            consumer,
+            series=series,
+            start=from_,
+            end=to,
+            step=step,
+        )
+
+
+# ---- GET /metrics: JetDeck's own figures in Prometheus format -----------------------------
+
+
+@get(
+    "/metrics",
+    opt=access(Access.PUBLIC),
+    include_in_schema=False,
+    sync_to_thread=True,
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+)
+def prometheus_metrics(request: Request[Any, Any, Any], backends: Backends) -> Response[bytes]:
+    """Public unless JETDECK_METRICS_TOKEN is set; then `Authorization: Bearer <token>`."""
+    token = backends.settings.metrics.token
+    if token:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise NotAuthenticated(
+                "Send `Authorization: Bearer <JETDECK_METRICS_TOKEN>`.",
+                code="metrics_token_required",
+            )
+    return Response(exposition(backends.settings.redis.url), media_type=CONTENT_TYPE_LATEST)
+
+
+def request_metrics(app: ASGIApp) -> ASGIApp:
+    """Count every routed request by method, route template and status class."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def remember(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, remember)
+        except Exception as exc:
+            # Turned into a response further out (by the error handlers): count that status.
+            status[0] = _status_of(exc)
+            raise
+        finally:
+            route = str(scope.get("path_template") or "unmatched")
+            method = str(scope.get("method", ""))
+            http_requests.labels(method, route, f"{status[0] // 100}xx").inc()
+            http_duration.labels(method, route).observe(time.perf_counter() - started)
+
+    return middleware
+
+
+def _status_of(exc: Exception) -> int:
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    if isinstance(exc, JetDeckError):
+        return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    return 500

@@ -1,0 +1,83 @@
+"""/api/v1/orgs/{org}/clusters/{cluster}/streams: NATS StreamConfig JSON in and out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK
+
+from services.access import Access, access
+from services.api.auth import OrgContext
+from shared.accounts.schemas import Page
+from shared.backends import Backends
+from shared.clusters.services import cluster_client
+from shared.nats import ClusterClient
+from shared.streams import services
+from shared.streams.names import check_names
+from shared.streams.schemas import Purged, PurgeIn, SortKey, StreamInfo, StreamSummary
+
+Limit = Annotated[int, Parameter(ge=1, le=1000)]
+Offset = Annotated[int, Parameter(ge=0)]
+
+
+async def provide_nats(
+    request: Request[Any, Any, Any], cluster: str, org_context: OrgContext, backends: Backends
+) -> ClusterClient:
+    """The cluster named in the path, connected; stream and consumer names checked first."""
+    params = request.path_params
+    check_names(stream=params.get("stream"), consumer=params.get("consumer"))
+    return await cluster_client(backends, org_context, cluster)
+
+
+NATS_DEPENDENCY = {"nats": Provide(provide_nats)}
+
+
+class StreamController(Controller):
+    path = "/orgs/{org:str}/clusters/{cluster:str}/streams"
+    tags = ["streams"]
+    dependencies = NATS_DEPENDENCY
+
+    @get("/", opt=access(Access.VIEWER))
+    async def list_streams(
+        self,
+        nats: ClusterClient,
+        search: str | None = None,
+        sort: SortKey = "name",
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[StreamSummary]:
+        items, total = await services.list_streams(
+            nats, search=search, sort=sort, offset=offset, limit=limit
+        )
+        return Page(items=items, total=total)
+
+    @post("/", opt=access(Access.EDITOR, audit="stream.create"))
+    async def create_stream(self, data: dict[str, Any], nats: ClusterClient) -> StreamInfo:
+        return await services.create_stream(nats, data)
+
+    @get("/{stream:str}", opt=access(Access.VIEWER))
+    async def get_stream(self, stream: str, nats: ClusterClient) -> StreamInfo:
+        return await services.get_stream(nats, stream)
+
+    @put("/{stream:str}", opt=access(Access.EDITOR, audit="stream.update"))
+    async def update_stream(
+        self, stream: str, data: dict[str, Any], nats: ClusterClient, dry_run: bool = False
+    ) -> dict[str, Any]:
+        return services.update_body(
+            await services.update_stream(nats, stream, data, dry_run=dry_run)
+        )
+
+    @delete("/{stream:str}", opt=access(Access.EDITOR, audit="stream.delete"))
+    async def delete_stream(self, stream: str, nats: ClusterClient) -> None:
+        await services.delete_stream(nats, stream)
+
+    @post(
+        "/{stream:str}/purge",
+        status_code=HTTP_200_OK,
+        opt=access(Access.EDITOR, audit="stream.purge"),
+    )
+    async def purge_stream(self, stream: str, data: PurgeIn, nats: ClusterClient) -> Purged:
+        return Purged(purged=await services.purge_stream(nats, stream, data))

@@ -1,0 +1,1 @@
+"""Embedded mode (`jetdeck up`): one process supervising real servers from PyPI packages."""

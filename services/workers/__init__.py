@@ -1,0 +1,1 @@
+"""Dramatiq workers and the scheduler that enqueues their work on a clock."""

@@ -1,0 +1,1 @@
+"""JetDeck's domain: everything the API, the web app and the workers share."""

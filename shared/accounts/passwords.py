@@ -1,0 +1,36 @@
+"""argon2id password hashing (argon2-cffi's RFC 9106 low-memory profile)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from shared.errors import Invalid
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1024
+
+_hasher = PasswordHasher()  # argon2id by default
+# Verified against when the email is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("jetdeck-dummy-password-for-timing")
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise Invalid(
+            f"The password must be at least {MIN_LENGTH} characters long.", code="weak_password"
+        )
+    if len(password) > MAX_LENGTH:
+        raise Invalid(f"The password must be at most {MAX_LENGTH} characters.", code="invalid")
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,102 @@
+"""Writing and reading the audit trail (append-only; the table's trigger enforces it)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from shared.accounts.schemas import ActorOut, AuditEventOut, Page
+from shared.audit.changes import Actor, AuditScope, Change
+from shared.audit.models import AuditEvent
+from shared.audit.redact import diff
+from shared.db import Database
+from shared.db.base import utcnow
+
+
+@dataclass
+class RequestFacts:
+    action: str
+    ip: str | None
+    user_agent: str | None
+
+
+async def write_scope(
+    db: Database, scope: AuditScope, actor: Actor, org_id: uuid.UUID | None, facts: RequestFacts
+) -> None:
+    """One row per recorded change; one row with an empty diff when the service recorded none."""
+    at = utcnow()
+    actor = scope.actor or actor
+    org_id = org_id or scope.org_id
+    changes: list[Change | None] = list(scope.changes) or [None]
+    async with db.session() as session:
+        for change in changes:
+            session.add(
+                AuditEvent(
+                    org_id=org_id,
+                    at=at,
+                    actor_type=actor.type,
+                    actor_id=actor.id,
+                    actor_label=actor.label,
+                    action=facts.action,
+                    target=change.target if change else "",
+                    ip=facts.ip,
+                    user_agent=(facts.user_agent or "")[:400] or None,
+                    diff=diff(change.before, change.after) if change else {},
+                )
+            )
+
+
+async def list_events(
+    db: Database,
+    org_id: uuid.UUID,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> Page[AuditEventOut]:
+    """Newest first. `actor` is an actor id or label (email, key name); `action` is exact, or a
+    prefix when it ends with `*` (`member.*`)."""
+    filters = [AuditEvent.org_id == org_id]
+    if actor:
+        try:
+            filters.append(AuditEvent.actor_id == uuid.UUID(actor))
+        except ValueError:
+            filters.append(func.lower(AuditEvent.actor_label) == actor.lower())
+    if action:
+        if action.endswith("*"):
+            filters.append(AuditEvent.action.startswith(action[:-1], autoescape=True))
+        else:
+            filters.append(AuditEvent.action == action)
+    if since:
+        filters.append(AuditEvent.at >= since)
+    if until:
+        filters.append(AuditEvent.at < until)
+    async with db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*filters))
+        rows = await session.scalars(
+            select(AuditEvent)
+            .where(*filters)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return Page([_out(e) for e in rows], total or 0)
+
+
+def _out(event: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        id=event.id,
+        at=event.at,
+        actor=ActorOut(event.actor_type, event.actor_id, event.actor_label),
+        action=event.action,
+        target=event.target,
+        ip=event.ip,
+        user_agent=event.user_agent,
+        diff=event.diff,
+    )

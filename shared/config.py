@@ -1,0 +1,277 @@
+"""The one settings object.
+
+Every value comes from a `JETDECK_*` environment variable; a secret may instead be read from
+the file named by the same variable with `_FILE` appended. Parsing is strict ("yes" is not a
+boolean) and a bad or missing value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+_TRUE = {"true", "1", "on"}
+_FALSE = {"false", "0", "off"}
+
+
+def _strict_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("expected true or false (also 1/0, on/off)")
+    return value
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+EnvBool = Annotated[bool, BeforeValidator(_strict_bool)]
+CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
+
+
+class ConfigError(Exception):
+    """Start-up configuration is missing or malformed; the message names each variable."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _FileVariantSource(EnvSettingsSource):
+    """Reads `<VAR>_FILE`: the value is the content of that file, trailing newline removed."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        name = f"{self.env_prefix}{field_name}".upper()
+        path = os.environ.get(f"{name}_FILE")
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text().rstrip("\n"), field_name, False
+        except OSError as exc:
+            raise ConfigError([f"{name}_FILE: cannot read {path!r}: {exc.strerror}"]) from exc
+
+
+class _Section(BaseSettings):
+    """One area of settings, read from `JETDECK_<AREA>_*` variables."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # An explicit value wins over a file variant, which wins over nothing.
+        return (init_settings, env_settings, _FileVariantSource(settings_cls))
+
+
+class AppSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="JETDECK_")
+    env: Literal["production", "development", "test"] = "production"
+    # Set by `jetdeck up`: keys were generated and kept in the data dir.
+    embedded: EnvBool = False
+    secret_key: str | None = Field(default=None, min_length=32)
+    encryption_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path(".jetdeck")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cors_origins: CommaList = Field(default_factory=list)
+    # Accounts and access (seconds unless named otherwise).
+    access_token_ttl: int = Field(default=900, ge=30, le=86400)
+    refresh_token_ttl: int = Field(default=30 * 86400, ge=300)
+    invitation_ttl: int = Field(default=7 * 86400, ge=300)
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            raw = base64.urlsafe_b64decode(value.encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("expected a Fernet key: 32 bytes, url-safe base64 (44 characters)")
+        return value
+
+
+class DatabaseSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="JETDECK_DATABASE_")
+    url: str | None = None
+    pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split("://", 1)[0]
+        if scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
+            raise ValueError("expected a PostgreSQL URL: postgresql://user:password@host:5432/db")
+        # One driver: asyncpg. Accept the plain URL a user copies from elsewhere.
+        return "postgresql+asyncpg://" + value.split("://", 1)[1]
+
+
+class RedisSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="JETDECK_REDIS_")
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in {"redis", "rediss", "unix"}:
+            raise ValueError("expected a Redis URL: redis://host:6379/0")
+        return value
+
+
+class ClickHouseSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="JETDECK_CLICKHOUSE_")
+    url: str | None = None
+    database: str = Field(default="jetdeck", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @field_validator("url")
+    @classmethod
+    def _clickhouse_url(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in {"http", "https", "chdb"}:
+            raise ValueError("expected http(s)://host:8123 or chdb:///path/to/data")
+        return value
+
+
+class NatsSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="JETDECK_NATS_")
+    request_timeout: float = Field(default=5.0, gt=0)
+
+
+class WorkerSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="JETDECK_")
+    # `stub` keeps messages in memory: for unit tests only.
+    broker: Literal["redis", "stub"] = "redis"
+    worker_threads: int = Field(default=4, ge=1)
+    collect_interval: int = Field(default=10, ge=1)
+
+
+class MetricsSettings(_Section):
+    """Metrics history: retention of each resolution, collection bounds, /metrics access."""
+
+    model_config = SettingsConfigDict(env_prefix="JETDECK_METRICS_")
+    # Retention by TTL, in days: raw samples, 1-minute and 1-hour rollups.
+    ttl_raw_days: int = Field(default=7, ge=1)
+    ttl_1m_days: int = Field(default=90, ge=1)
+    ttl_1h_days: int = Field(default=730, ge=1)
+    # Age-of-first-unacked reads (one MSG.GET each) per cluster per cycle, largest backlog first.
+    time_lag_reads: int = Field(default=100, ge=0)
+    # The longest one JSZ round may take (it ends earlier once every server answered).
+    jsz_timeout: float = Field(default=5.0, gt=0)
+    # When set, `GET /metrics` needs `Authorization: Bearer <token>`; unset, it is public.
+    token: str | None = None
+
+
+class Settings(BaseModel):
+    app: AppSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    clickhouse: ClickHouseSettings
+    nats: NatsSettings
+    workers: WorkerSettings
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    _sections: ClassVar[dict[str, type[_Section]]] = {
+        "app": AppSettings,
+        "database": DatabaseSettings,
+        "redis": RedisSettings,
+        "clickhouse": ClickHouseSettings,
+        "nats": NatsSettings,
+        "workers": WorkerSettings,
+        "metrics": MetricsSettings,
+    }
+
+    def require(self, *names: str) -> Settings:
+        """Fail fast unless the named services are configured (`database`, `redis`, ...)."""
+        missing = {
+            "database": ("JETDECK_DATABASE_URL", self.database.url),
+            "redis": ("JETDECK_REDIS_URL", self.redis.url),
+            "clickhouse": ("JETDECK_CLICKHOUSE_URL", self.clickhouse.url),
+        }
+        problems = [f"{var}: required, not set" for n in names for var, v in [missing[n]] if not v]
+        if problems:
+            raise ConfigError(problems)
+        return self
+
+
+def _describe(section: type[_Section], error: ValidationError) -> list[str]:
+    prefix = section.model_config.get("env_prefix", "")
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        # Keys and URLs (which may carry a password) are never echoed back.
+        secret = field.endswith("key") or field == "url"
+        shown = "value hidden" if secret else f"got {item.get('input')!r}"
+        problems.append(f"{prefix}{field}".upper() + f": {message} ({shown})")
+    return problems
+
+
+def load_settings() -> Settings:
+    """Read every section from the environment; raise ConfigError naming every bad variable."""
+    problems: list[str] = []
+    sections: dict[str, _Section] = {}
+    for name, section in Settings._sections.items():
+        try:
+            sections[name] = section()
+        except ValidationError as exc:
+            problems.extend(_describe(section, exc))
+        except SettingsError as exc:
+            if not isinstance(exc.__cause__, ConfigError):
+                raise
+            problems.extend(exc.__cause__.problems)
+    if problems:
+        raise ConfigError(problems)
+    settings = Settings(**sections)  # type: ignore[arg-type]
+    app = settings.app
+    if app.env == "production" and not app.embedded:
+        for var, value in (
+            ("JETDECK_SECRET_KEY", app.secret_key),
+            ("JETDECK_ENCRYPTION_KEY", app.encryption_key),
+        ):
+            if not value:
+                problems.append(f"{var}: required in production (or set {var}_FILE)")
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

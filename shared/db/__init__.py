@@ -1,0 +1,6 @@
+"""PostgreSQL: the one relational database (SQLAlchemy 2 async + asyncpg, Alembic)."""
+
+from shared.db.base import Base
+from shared.db.engine import Database
+
+__all__ = ["Base", "Database"]

@@ -1,0 +1,1 @@
+"""Messages: browse, search, get, delete, publish, export and tail — without consumers."""

@@ -1,0 +1,1 @@
+"""Metrics history in ClickHouse: the only code that speaks SQL to ClickHouse."""

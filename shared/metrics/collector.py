@@ -1,0 +1,484 @@
+"""One collection cycle for one cluster: read what NATS reports, write samples to ClickHouse.
+
+With system-account credentials a cycle is one `$SYS.REQ.SERVER.PING.JSZ` round (one reply
+per server, so O(servers) however many streams there are). Without them, STREAM.LIST and
+CONSUMER.LIST are paged. Either way the samples get the cycle's own timestamp, so a retried
+cycle writes the same rows again and the store skips them (see `shared/metrics/store.py`).
+
+JSZ is asked *without* `stream_leader_only`: a consumer's `num_pending` is only computed on the
+consumer's leader (a follower reports 0; nats-server issues #4539, #8140), and the consumer
+leader is often not the stream leader. So each server reports the assets it hosts, and the
+collector keeps each stream from its stream leader's reply and each consumer from its
+consumer leader's reply. Still one request per server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import nats.errors
+
+from shared import errors
+from shared.config import MetricsSettings
+from shared.metrics import store
+from shared.metrics.clickhouse import ClickHouse
+from shared.metrics.reports import (
+    AccountDetail,
+    AccountInfo,
+    ConsumerReport,
+    JszReply,
+    StreamListItem,
+    StreamReport,
+    jsz_decoder,
+)
+from shared.metrics.samples import (
+    AccountSample,
+    Collection,
+    ConsumerSample,
+    ServerSample,
+    StreamSample,
+)
+from shared.nats import ConnectionPool, ConnectionSpec
+from shared.nats.gateway import ClusterClient
+from shared.nats.system import connected_account, ping_jsz
+
+log = logging.getLogger("jetdeck.metrics")
+
+# Consumers listed concurrently (one CONSUMER.LIST per stream) without system credentials.
+LIST_CONCURRENCY = 16
+TIME_LAG_CONCURRENCY = 16
+# JSZ details per server reply; a server holding more streams pages (rare, still O(servers)).
+JSZ_LIMIT = 100_000
+_UNLIMITED = 2**63
+
+
+@dataclass(frozen=True)
+class CollectTarget:
+    """Everything a collection needs to know about a cluster, as plain values."""
+
+    org_id: str
+    cluster_id: str
+    cluster_name: str
+    spec: ConnectionSpec
+    system_spec: ConnectionSpec | None = None
+
+
+@dataclass
+class CollectionResult:
+    cluster_id: str
+    ts: datetime
+    source: str  # "jsz", "list" or "unreachable"
+    requests: int  # NATS requests sent this cycle (one JSZ round counts once)
+    replies: int  # replies received to them (a JSZ round: one per server)
+    duration_seconds: float
+    streams: int = 0
+    consumers: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.source != "unreachable"
+
+
+def cycle_time(interval: int, now: float | None = None) -> datetime:
+    """The start of the collection cycle `now` falls in: the same for every retry of it."""
+    moment = time.time() if now is None else now
+    return datetime.fromtimestamp(int(moment // interval) * interval, UTC)
+
+
+async def collect_cluster(
+    ch: ClickHouse,
+    pool: ConnectionPool,
+    target: CollectTarget,
+    ts: datetime,
+    settings: MetricsSettings | None = None,
+) -> CollectionResult:
+    """Collect and store one cycle. A cluster that cannot be read is recorded as unreachable;
+    only a ClickHouse failure raises (the actor's retry then repeats the cycle harmlessly)."""
+    settings = settings or MetricsSettings()
+    started = time.monotonic()
+    counter = _Counter()
+    collection = Collection(org_id=target.org_id, cluster_id=target.cluster_id, ts=ts)
+    error: str | None = None
+    source = "unreachable"
+    account, app_error = await _registered_account(pool, target, counter)
+    if target.system_spec is not None:
+        try:
+            await _from_jsz(pool, target, collection, counter, settings, account)
+            source = "jsz"
+        except _CLUSTER_FAILURES as exc:
+            error = _reason(exc)
+            log.info("JSZ collection of %s failed, listing instead: %s", target.cluster_name, exc)
+            collection.clear()
+    if source == "unreachable" and app_error is not None:
+        error = app_error  # the registered credentials just failed to connect: no second try
+    elif source == "unreachable":
+        try:
+            await _from_listing(pool, target, collection, counter, account or "")
+            source = "list"
+        except _CLUSTER_FAILURES as exc:
+            error = _reason(exc)
+            collection.clear()
+    if source != "unreachable":
+        await _read_time_lags(pool, target, collection, counter, settings.time_lag_reads, account)
+    else:
+        collection.servers.append(
+            ServerSample(
+                server="",
+                server_id="",
+                reachable=False,
+                rtt_ms=0.0,
+                version="",
+                source="none",
+                error=error or "unreachable",
+            )
+        )
+    written = await store.write_collection(ch, collection)
+    return CollectionResult(
+        cluster_id=target.cluster_id,
+        ts=ts,
+        source=source,
+        requests=counter.requests,
+        replies=counter.replies,
+        duration_seconds=time.monotonic() - started,
+        streams=len(collection.streams),
+        consumers=len(collection.consumers),
+        written=written,
+        error=error if source == "unreachable" else None,
+    )
+
+
+# What a cluster (not JetDeck) can cause: recorded as an unreachable sample, never raised.
+_CLUSTER_FAILURES = (errors.JetDeckError, msgspec.ValidationError, nats.errors.Error, OSError)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, errors.JetDeckError):
+        return exc.detail
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.requests = 0
+        self.replies = 0
+
+
+async def _client(
+    pool: ConnectionPool, key: str, spec: ConnectionSpec, label: str
+) -> ClusterClient:
+    return await pool.client(key, spec, label=label)
+
+
+# The account each registered connection signs in to, learnt once per process and cluster.
+# None when the server would not say (no permission, no reply): asked once too, since asking
+# again every cycle would only wait out the same timeout again.
+_accounts: dict[str, str | None] = {}
+
+
+async def _registered_account(
+    pool: ConnectionPool, target: CollectTarget, counter: _Counter
+) -> tuple[str | None, str | None]:
+    """The registered credentials' account: JSZ is asked about it alone (the streams the rest
+    of JetDeck shows), and samples are labelled with it whichever way they were collected.
+    None when it cannot be learnt (then JSZ reports every account, labelled by name); the
+    second value is why the registered credentials could not connect, if they could not."""
+    key = f"{target.cluster_id}:{target.spec.fingerprint()}"
+    if key not in _accounts:
+        try:
+            client = await _client(pool, target.cluster_id, target.spec, target.cluster_name)
+        except errors.JetDeckError as exc:
+            return None, exc.detail
+        counter.requests += 1
+        account = await connected_account(client)
+        if account is not None:
+            counter.replies += 1
+        _accounts[key] = account
+    return _accounts[key], None
+
+
+# ---- with system credentials: one JSZ round ----------------------------------------------
+
+JSZ_BODY: dict[str, Any] = {
+    "accounts": True,
+    "streams": True,
+    "consumer": True,
+    "config": False,
+    "limit": JSZ_LIMIT,
+}
+
+
+async def _from_jsz(
+    pool: ConnectionPool,
+    target: CollectTarget,
+    collection: Collection,
+    counter: _Counter,
+    settings: MetricsSettings,
+    account: str | None,
+) -> None:
+    assert target.system_spec is not None
+    client = await _client(
+        pool, f"{target.cluster_id}:system", target.system_spec, f"{target.cluster_name} (system)"
+    )
+    counter.requests += 1
+    body = {**JSZ_BODY, "account": account} if account else JSZ_BODY
+    replies = await ping_jsz(client, body, timeout=settings.jsz_timeout)
+    counter.replies += len(replies)
+    decoded: list[tuple[JszReply, float]] = []
+    for reply in replies:
+        try:
+            decoded.append((jsz_decoder.decode(reply.payload), reply.rtt_seconds))
+        except msgspec.DecodeError as exc:
+            log.warning("undecodable JSZ reply from %s: %s", target.cluster_name, exc)
+    if not decoded:
+        raise errors.Unavailable("No decodable JSZ reply", code="nats_bad_reply")
+    apply_jsz(collection, decoded, account)
+
+
+def apply_jsz(
+    collection: Collection, replies: list[tuple[JszReply, float]], account: str | None = None
+) -> None:
+    """Turn every server's JSZ reply into samples; leaders' figures win (see module doc).
+    Given `account`, only that account's assets are kept."""
+    streams: dict[tuple[str, str], tuple[bool, StreamReport]] = {}
+    consumers: dict[tuple[str, str, str], tuple[bool, ConsumerReport]] = {}
+    accounts: dict[str, AccountSample] = {}
+    known_servers: set[str] = set()
+    answered: set[str] = set()
+    for reply, rtt in replies:
+        server, data = reply.server, reply.data
+        answered.add(server.name)
+        if data is None or data.disabled:
+            collection.servers.append(
+                ServerSample(
+                    server=server.name,
+                    server_id=server.id,
+                    reachable=True,
+                    rtt_ms=rtt * 1000,
+                    version=server.ver,
+                    source="jsz",
+                    error="JetStream disabled",
+                )
+            )
+            continue
+        if data.meta_cluster is not None:
+            known_servers.update(p.name for p in data.meta_cluster.replicas or [] if p.name)
+        collection.servers.append(
+            ServerSample(
+                server=server.name,
+                server_id=server.id,
+                reachable=True,
+                rtt_ms=rtt * 1000,
+                version=server.ver,
+                memory_used=data.memory,
+                memory_limit=data.config.max_memory,
+                storage_used=data.storage,
+                storage_limit=data.config.max_storage,
+                streams=data.streams,
+                consumers=data.consumers,
+                messages=data.messages,
+                bytes=data.bytes,
+                source="jsz",
+            )
+        )
+        for detail in data.account_details or []:
+            if account is not None and detail.name != account:
+                continue
+            _add_account(accounts, detail)
+            for stream in detail.stream_detail or []:
+                leads = _leads(stream.cluster, server.name)
+                key = (detail.name, stream.name)
+                if key not in streams or (leads and not streams[key][0]):
+                    streams[key] = (leads, stream)
+                for consumer in stream.consumer_detail or []:
+                    leads_c = _leads(consumer.cluster, server.name)
+                    ckey = (detail.name, stream.name, consumer.name)
+                    if ckey not in consumers or (leads_c and not consumers[ckey][0]):
+                        consumers[ckey] = (leads_c, consumer)
+    for name in sorted(known_servers - answered):
+        collection.servers.append(
+            ServerSample(
+                server=name,
+                server_id="",
+                reachable=False,
+                rtt_ms=0.0,
+                version="",
+                source="jsz",
+                error="did not answer the JSZ request",
+            )
+        )
+    # Replicas are reported by each server: count each stream and consumer once.
+    for account_name, _ in streams:
+        accounts[account_name].streams += 1
+    for account_name, _, _ in consumers:
+        accounts[account_name].consumers += 1
+    collection.accounts.extend(accounts.values())
+    for (account_name, _), (_, report) in streams.items():
+        collection.streams.append(
+            StreamSample.from_report(account_name, report.name, report.created, report.state)
+        )
+    for (account_name, stream_name, _), (_, c) in consumers.items():
+        collection.consumers.append(ConsumerSample.from_report(account_name, stream_name, c))
+
+
+def _leads(cluster: Any, server: str) -> bool:
+    # A single server (no cluster block) leads everything it has.
+    return cluster is None or cluster.leader in (None, server)
+
+
+def _add_account(accounts: dict[str, AccountSample], detail: AccountDetail) -> None:
+    sample = accounts.setdefault(detail.name, AccountSample(account=detail.name))
+    # Each server reports its own share of the account's usage; reservations are per server.
+    sample.memory_used += detail.memory
+    sample.storage_used += detail.storage
+    if 0 < detail.reserved_memory < _UNLIMITED:
+        sample.memory_limit += detail.reserved_memory
+    if 0 < detail.reserved_storage < _UNLIMITED:
+        sample.storage_limit += detail.reserved_storage
+
+
+# ---- without system credentials: page the JetStream API -----------------------------------
+
+
+async def _from_listing(
+    pool: ConnectionPool,
+    target: CollectTarget,
+    collection: Collection,
+    counter: _Counter,
+    account: str,
+) -> None:
+    client = await _client(pool, target.cluster_id, target.spec, target.cluster_name)
+    started = time.monotonic()
+    await client.nc.flush(timeout=max(1, math.ceil(client.timeout)))
+    rtt = time.monotonic() - started
+    counter.requests += 1
+    info = msgspec.convert(await client.js("INFO"), AccountInfo)
+    counter.replies += 1
+    info_server = client.nc._server_info or {}  # nats-py keeps the INFO of the server it is on
+    collection.servers.append(
+        ServerSample(
+            server=str(info_server.get("server_name", "")),
+            server_id=str(info_server.get("server_id", "")),
+            reachable=True,
+            rtt_ms=rtt * 1000,
+            version=str(info_server.get("version", "")),
+            source="list",
+        )
+    )
+    collection.accounts.append(
+        AccountSample(
+            account=account,
+            memory_used=info.memory,
+            storage_used=info.storage,
+            memory_limit=max(info.limits.max_memory, 0),
+            storage_limit=max(info.limits.max_storage, 0),
+            streams=info.streams,
+            consumers=info.consumers,
+        )
+    )
+    streams: list[StreamListItem] = []
+    offset = 0
+    while True:  # paged by hand to count the requests
+        counter.requests += 1
+        page = await client.js("STREAM.LIST", {"offset": offset})
+        counter.replies += 1
+        items = page.get("streams") or []
+        streams += [msgspec.convert(item, StreamListItem) for item in items]
+        offset += len(items)
+        if not items or offset >= int(page.get("total") or 0):
+            break
+    for s in streams:
+        collection.streams.append(
+            StreamSample.from_report(account, s.config.name, s.created, s.state)
+        )
+
+    gate = asyncio.Semaphore(LIST_CONCURRENCY)
+
+    async def consumers_of(stream: str) -> list[ConsumerReport]:
+        found: list[ConsumerReport] = []
+        async with gate:
+            offset = 0
+            while True:
+                counter.requests += 1
+                try:
+                    page = await client.js(f"CONSUMER.LIST.{stream}", {"offset": offset})
+                except errors.NotFound:  # deleted since it was listed
+                    return found
+                counter.replies += 1
+                items = page.get("consumers") or []
+                found += [msgspec.convert(item, ConsumerReport) for item in items]
+                offset += len(items)
+                if not items or offset >= int(page.get("total") or 0):
+                    return found
+
+    with_consumers = [s.config.name for s in streams if s.state.consumer_count]
+    for stream, found in zip(
+        with_consumers,
+        await asyncio.gather(*(consumers_of(name) for name in with_consumers)),
+        strict=True,
+    ):
+        collection.consumers.extend(ConsumerSample.from_report(account, stream, c) for c in found)
+
+
+# ---- age of the first unacknowledged message ----------------------------------------------
+
+
+async def _read_time_lags(
+    pool: ConnectionPool,
+    target: CollectTarget,
+    collection: Collection,
+    counter: _Counter,
+    budget: int,
+    account: str | None,
+) -> None:
+    """For consumers with a backlog (largest first, at most `budget`), read the message after
+    the ack floor and record its age. Consumers without a backlog have a time lag of 0."""
+    backlog = []
+    for sample in collection.consumers:
+        if sample.num_pending + sample.num_ack_pending == 0:
+            sample.time_lag_seconds = 0.0
+        else:
+            backlog.append(sample)
+    if not backlog or budget <= 0:
+        return
+    backlog.sort(key=lambda s: s.num_pending + s.num_ack_pending, reverse=True)
+    try:
+        client = await _client(pool, target.cluster_id, target.spec, target.cluster_name)
+    except errors.JetDeckError as exc:
+        log.info("no time lag for %s: %s", target.cluster_name, exc)
+        return
+    # Only the registered account's streams are readable with its credentials. Unknown
+    # account and several reported (JSZ of every account): no reads rather than wrong ones.
+    if account is not None:
+        backlog = [s for s in backlog if s.account in (account, "")]
+    elif len({s.account for s in backlog}) > 1:
+        return
+    gate = asyncio.Semaphore(TIME_LAG_CONCURRENCY)
+    now = collection.ts
+
+    async def read(sample: ConsumerSample) -> None:
+        async with gate:
+            counter.requests += 1
+            try:
+                reply = await client.js(
+                    f"STREAM.MSG.GET.{sample.stream}",
+                    {"seq": sample.ack_floor_stream_seq + 1, "next_by_subj": ">"},
+                    timeout=2.0,
+                )
+            except errors.JetDeckError:
+                return  # gone or unreadable: unknown this cycle
+            counter.replies += 1
+            stamp = (reply.get("message") or {}).get("time")
+            if stamp:
+                written = msgspec.convert(stamp, datetime)
+                sample.time_lag_seconds = max(0.0, (now - written).total_seconds())
+
+    await asyncio.gather(*(read(s) for s in backlog[:budget]))

@@ -1,0 +1,444 @@
+"""One request function for the JetStream API, one pooled connection per cluster.
+
+`ClusterClient.js(...)` is the only place `$JS.API` requests are sent: it applies the
+per-request timeout, decodes replies with msgspec (unknown fields are tolerated), and turns
+JetStream errors into domain errors by `err_code`. List calls page until `total`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from shared import errors
+from shared.nats.connection import ConnectionSpec, CredentialsError
+from shared.nats.errors import domain_error
+from shared.nats.headers import encode_headers, parse_for_client
+
+log = logging.getLogger("jetdeck.nats")
+
+API = "$JS.API"
+IDLE_SECONDS = 300.0
+_json = msgspec.json.Decoder()
+_encode = msgspec.json.Encoder()
+
+
+class NatsApiError(errors.JetDeckError):
+    """Only raised where a caller must tell JetStream errors from the rest (rare)."""
+
+
+class RawHeaderClient(NATS):
+    """nats-py's client, keeping each message's raw header block (`msg.headers.raw`) so a
+    header that repeats is not reduced to its last value."""
+
+    async def _process_headers(self, headers: Any) -> Any:
+        # One pass of our own instead of nats-py's (which costs more than the rest of a
+        # direct-get reply's handling), giving the same keys.
+        if not headers:
+            return None
+        return parse_for_client(bytes(headers))
+
+
+class _Batch:
+    """The replies of one multi-reply request, in order. With `until_status`, complete at the
+    first status-only reply (end of batch, no messages, an error); collecting in the callback
+    and waking the requester once per batch costs far less than a wake-up per message."""
+
+    def __init__(self, *, until_status: bool, first: bool = False) -> None:
+        self.replies: list[Any] = []
+        self.until_status = until_status
+        self.first = first
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def add(self, msg: Any) -> None:
+        if not self.until_status:
+            self.queue.put_nowait(msg)
+            return
+        self.replies.append(msg)
+        status = not msg.data and msg.headers and "Status" in msg.headers
+        if (self.first or status) and not self.done.done():
+            self.done.set_result(None)
+
+
+class ClusterClient:
+    """A live connection to one cluster, with JetStream request helpers."""
+
+    def __init__(self, label: str, nc: NATS, timeout: float):
+        self.label = label
+        self.nc = nc
+        self.timeout = timeout
+        self.last_used = time.monotonic()
+        self._batches: dict[str, _Batch] = {}
+        self._batch_prefix: str | None = None
+        self._batch_lock = asyncio.Lock()
+        self._token = 0
+
+    def _unavailable_for_timeout(self, wait: float) -> errors.Unavailable:
+        return errors.Unavailable(
+            f"Cluster {self.label!r} did not answer within {wait:g}s",
+            code="cluster_timeout",
+            extra={"cluster": self.label},
+        )
+
+    async def _batch_inbox(self) -> str:
+        # One wildcard subscription per connection serves every multi-reply request (like
+        # nats-py's own muxed request inbox), so a browse costs one PUB, not SUB+PUB+UNSUB.
+        if self._batch_prefix is None:
+            async with self._batch_lock:
+                if self._batch_prefix is None:
+                    prefix = self.nc.new_inbox()
+
+                    async def route(msg: Any) -> None:
+                        batch = self._batches.get(msg.subject.rsplit(".", 1)[-1])
+                        if batch is not None:
+                            batch.add(msg)
+
+                    await self.nc.subscribe(f"{prefix}.*", cb=route)
+                    self._batch_prefix = prefix
+        self._token += 1
+        return f"{self._batch_prefix}.{self._token}"
+
+    async def request_many(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-request bound, part of the API
+        headers: list[tuple[str, str]] | None = None,
+        first: bool = False,
+    ) -> list[Any]:
+        """Every reply to one request up to and including the first status-only reply (end of
+        batch, no messages, an error), last in the list so the caller can read it. Used for
+        batched direct gets: memory is one batch."""
+        self.last_used = time.monotonic()
+        wait = timeout or self.timeout
+        inbox = await self._batch_inbox()
+        token = inbox.rsplit(".", 1)[-1]
+        batch = _Batch(until_status=True, first=first)
+        self._batches[token] = batch
+        try:
+            await self._publish(subject, payload, reply=inbox, headers=headers)
+            try:
+                await asyncio.wait_for(asyncio.shield(batch.done), wait)
+            except TimeoutError:
+                raise self._unavailable_for_timeout(wait) from None
+            return batch.replies
+        finally:
+            self._batches.pop(token, None)
+
+    async def gather(
+        self, subject: str, payload: bytes = b"", *, wait: float = 1.0, expected: int | None = None
+    ) -> list[Any]:
+        """Every reply that arrives within `wait` seconds (a `$SYS` ping answered by each
+        server), sooner when `expected` replies came."""
+        inbox = await self._batch_inbox()
+        token = inbox.rsplit(".", 1)[-1]
+        batch = _Batch(until_status=False)
+        self._batches[token] = batch
+        replies: list[Any] = []
+        try:
+            await self._publish(subject, payload, reply=inbox)
+            deadline = time.monotonic() + wait
+            while expected is None or len(replies) < expected:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    replies.append(await asyncio.wait_for(batch.queue.get(), left))
+                except TimeoutError:
+                    break
+        finally:
+            self._batches.pop(token, None)
+        return replies
+
+    async def _publish(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        reply: str = "",
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        try:
+            if headers:
+                # nats-py takes headers as a dict (one value per name); repeats need the raw
+                # header block, so write HPUB ourselves.
+                from nats.protocol import command as prot_command
+
+                hdr = encode_headers(headers)
+                await self.nc._send_command(prot_command.hpub_cmd(subject, reply, hdr, payload))
+                await self.nc._flush_pending()
+            else:
+                await self.nc.publish(subject, payload, reply=reply)
+        except nats.errors.ConnectionClosedError:
+            raise errors.Unavailable(
+                f"The connection to cluster {self.label!r} is closed",
+                code="cluster_unreachable",
+                extra={"cluster": self.label},
+            ) from None
+
+    async def request_with_headers(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: list[tuple[str, str]],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-request bound, part of the API
+    ) -> Any:
+        """A request whose headers may repeat a name; the one reply."""
+        replies = await self.request_many(
+            subject, payload, headers=headers, timeout=timeout, first=True
+        )
+        msg = replies[0]
+        if msg.headers and msg.headers.get("Status") == "503" and not msg.data:
+            raise errors.Unavailable(
+                f"Nothing on cluster {self.label!r} stores messages on {subject!r}",
+                code="no_stream_for_subject",
+                extra={"cluster": self.label},
+            )
+        return msg
+
+    async def request_raw(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-request bound, part of the API
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """A core NATS request (no decoding); errors become domain errors naming the cluster."""
+        self.last_used = time.monotonic()
+        wait = timeout or self.timeout
+        try:
+            return await self.nc.request(subject, payload, timeout=wait, headers=headers)
+        except NoRespondersError:
+            raise errors.Unavailable(
+                f"Nothing on cluster {self.label!r} answers {subject.split('.')[0:3]!r}: "
+                "is JetStream enabled for this account?",
+                code="jetstream_not_enabled",
+                extra={"cluster": self.label},
+            ) from None
+        except (TimeoutError, NatsTimeout):
+            raise self._unavailable_for_timeout(wait) from None
+        except nats.errors.ConnectionClosedError:
+            raise errors.Unavailable(
+                f"The connection to cluster {self.label!r} is closed",
+                code="cluster_unreachable",
+                extra={"cluster": self.label},
+            ) from None
+
+    async def js(
+        self,
+        api: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        """`$JS.API.<api>` with a JSON body; the decoded reply, or a domain error."""
+        payload = _encode.encode(body) if body is not None else b""
+        reply = await self.request_raw(f"{API}.{api}", payload, timeout=timeout)
+        data = _json.decode(reply.data) if reply.data else {}
+        if not isinstance(data, dict):
+            raise errors.Invalid(f"Unexpected JetStream reply to {api}", code="nats_bad_reply")
+        if data.get("error"):
+            raise domain_error(data["error"], cluster=self.label)
+        return data
+
+    async def js_paged(
+        self,
+        api: str,
+        key: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-request bound, part of the API
+    ) -> AsyncIterator[Any]:
+        """Every item of a JetStream list, page after page until `total` (a page is 256)."""
+        offset = 0
+        while True:
+            page = await self.js(api, {**(body or {}), "offset": offset}, timeout=timeout)
+            items = page.get(key) or []
+            for item in items:
+                yield item
+            offset += len(items)
+            if not items or offset >= int(page.get("total") or 0):
+                return
+
+    async def close(self) -> None:
+        if self.nc.is_closed:
+            return
+        try:
+            await self.nc.close()
+        except Exception as exc:  # a connection whose server is gone cannot flush: it is closed
+            log.debug("closing the connection to %s: %s", self.label, type(exc).__name__)
+
+
+class ConnectionPool:
+    """One connection per cluster per process (per event loop), closed when idle."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        idle_seconds: float = IDLE_SECONDS,
+        connect_timeout: float = 5.0,
+    ):
+        self.timeout = timeout
+        self.idle_seconds = idle_seconds
+        self.connect_timeout = connect_timeout
+        self._clients: dict[str, tuple[str, ClusterClient]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def client(
+        self, key: str, spec: ConnectionSpec, *, label: str | None = None
+    ) -> ClusterClient:
+        """The live client for cluster `key`; (re)connects when missing, closed or changed."""
+        await self.close_idle(except_key=key)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            fingerprint = spec.fingerprint()
+            current = self._clients.get(key)
+            if current and current[0] == fingerprint and not current[1].nc.is_closed:
+                current[1].last_used = time.monotonic()
+                return current[1]
+            if current:
+                await current[1].close()
+            client = ClusterClient(
+                label or key, await self.connect(spec, label or key), self.timeout
+            )
+            self._clients[key] = (fingerprint, client)
+            return client
+
+    async def connect(self, spec: ConnectionSpec, label: str) -> NATS:
+        """A new connection that, once up, keeps reconnecting across the cluster's servers.
+
+        nats-py's first connect retries forever when reconnecting is unlimited. So the first
+        connect walks the server list once (a refused or silent server is skipped; an auth or
+        TLS failure ends it at once, with its reason), and only the live connection is
+        switched to reconnect without limit.
+        """
+        nc = RawHeaderClient()
+        seen: list[BaseException] = []
+
+        async def remember(exc: Exception) -> None:
+            seen.append(exc)
+            await _quiet_error(exc)
+
+        try:
+            options: dict[str, Any] = {
+                **spec.connect_options(),
+                "connect_timeout": self.connect_timeout,  # nats-py takes float seconds
+                "allow_reconnect": False,
+                "max_reconnect_attempts": 1,
+                "reconnect_time_wait": 0.05,
+                "error_cb": remember,
+            }
+            await nc.connect(**options)
+        except Exception as exc:
+            # "no servers" hides why each server failed; the error callback saw the causes.
+            # The most telling one wins: a server that refuses a client certificate sends a
+            # TLS alert and closes, and "connection lost" may be reported after the alert.
+            # The latest first, as before, when no cause says more than "unreachable".
+            latest = [*reversed(seen)]
+            causes = latest if isinstance(exc, nats.errors.NoServersError) else [exc, *latest]
+            causes = causes or [exc]
+            found = [connection_error(c, label, spec=spec) for c in causes]
+            specific = [e for e in found if e.code != "cluster_unreachable"]
+            raise (specific or found)[0] from None
+        nc._error_cb = _quiet_error
+        # Read by nats-py whenever the connection drops (client.py `_process_op_err`,
+        # `_select_next_server`).
+        nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        return nc
+
+    async def forget(self, key: str) -> None:
+        entry = self._clients.pop(key, None)
+        if entry:
+            await entry[1].close()
+
+    async def close_idle(self, except_key: str | None = None) -> int:
+        """Close connections unused for `idle_seconds`; return how many were closed. The app
+        calls this on a clock, so an idle connection closes even if the pool is not used."""
+        now = time.monotonic()
+        closed = 0
+        for key, (_, client) in list(self._clients.items()):
+            if key != except_key and now - client.last_used > self.idle_seconds:
+                self._clients.pop(key, None)
+                await client.close()
+                closed += 1
+        return closed
+
+    async def close(self) -> None:
+        for _, client in list(self._clients.values()):
+            await client.close()
+        self._clients.clear()
+
+
+async def _quiet_error(exc: Exception) -> None:
+    log.debug("nats connection event: %s", type(exc).__name__)
+
+
+def connection_error(
+    exc: BaseException, label: str, *, spec: ConnectionSpec | None = None
+) -> errors.Unavailable:
+    """Why a connection failed, in words a user can act on. With the `spec` that was tried,
+    a silent TLS server is told apart by its `handshake_first` setting."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    tls = spec.tls if spec is not None else None
+    if isinstance(exc, CredentialsError):
+        reason, code = f"authentication failed: {text}", "cluster_auth_failed"
+    elif "authorization" in lowered or "authentication" in lowered or "permissions" in lowered:
+        reason, code = "authentication failed", "cluster_auth_failed"
+    elif "expecting info" in lowered:
+        # The server said nothing after the TCP connect: a server that wants the TLS
+        # handshake first waits for the client's, silently.
+        if tls is not None and not tls.handshake_first:
+            reason = (
+                "TLS failed (the server sent no INFO: it expects the TLS handshake first; "
+                "turn on handshake_first)"
+            )
+            code = "cluster_tls_failed"
+        else:
+            reason, code = "the server sent no INFO (is it a NATS server?)", "cluster_unreachable"
+    elif "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
+        reason, code = f"TLS failed ({text})", "cluster_tls_failed"
+    elif tls is not None and (
+        "connection reset" in lowered or "broken pipe" in lowered or "connection lost" in lowered
+    ):
+        # With TLS 1.3 a client finishes its handshake before the server checks the client
+        # certificate: a refused certificate often surfaces as the server hanging up.
+        wanted = (
+            "it may not accept the client certificate sent"
+            if tls.cert_pem
+            else "it may require a client certificate, and none is set"
+        )
+        reason = f"TLS failed (the server closed the connection after the TLS handshake: {wanted})"
+        code = "cluster_tls_failed"
+    elif (
+        "name or service not known" in lowered or "nodename" in lowered or "getaddrinfo" in lowered
+    ):
+        reason, code = "the server name does not resolve (DNS)", "cluster_dns_failed"
+    elif "refused" in lowered or isinstance(exc, nats.errors.NoServersError):
+        reason, code = "connection refused by every server", "cluster_unreachable"
+    elif isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        reason, code = "connection timed out", "cluster_unreachable"
+        if tls is not None and tls.handshake_first:
+            reason += (
+                " (handshake_first is on: a server that sends INFO first never answers the"
+                " TLS handshake; turn handshake_first off unless the server requires it)"
+            )
+    else:
+        reason, code = text, "cluster_unreachable"
+    return errors.Unavailable(
+        f"Cannot connect to cluster {label!r}: {reason}", code=code, extra={"cluster": label}
+    )

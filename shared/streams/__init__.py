@@ -1,0 +1,1 @@
+"""Streams and consumers through the NATS gateway, in NATS' own JSON (durations in ns)."""

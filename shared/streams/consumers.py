@@ -1,0 +1,92 @@
+"""Consumers: list (every page), info, create, update, delete, pause until / resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.audit import record_change
+from shared.errors import Invalid
+from shared.nats import ClusterClient
+
+
+def _clean(info: dict[str, Any]) -> dict[str, Any]:
+    info.pop("type", None)
+    return info
+
+
+async def list_consumers(
+    client: ClusterClient, stream: str, *, offset: int = 0, limit: int = 100
+) -> tuple[list[dict[str, Any]], int]:
+    # An unknown stream is 404 (stream_not_found), not an empty list: CONSUMER.LIST says so.
+    items = [_clean(i) async for i in client.js_paged(f"CONSUMER.LIST.{stream}", "consumers")]
+    items.sort(key=lambda i: str(i.get("name")))
+    return items[offset : offset + limit], len(items)
+
+
+async def get_consumer(client: ClusterClient, stream: str, name: str) -> dict[str, Any]:
+    return _clean(await client.js(f"CONSUMER.INFO.{stream}.{name}"))
+
+
+def _name_of(config: dict[str, Any], name: str | None) -> str:
+    if not isinstance(config, dict):
+        raise Invalid("A consumer config is a JSON object", code="invalid_config")
+    given = name or config.get("durable_name") or config.get("name")
+    if not isinstance(given, str) or not given:
+        raise Invalid("A consumer config needs a name (or durable_name)", code="invalid_config")
+    for key in ("name", "durable_name"):
+        if config.get(key) not in (None, given):
+            raise Invalid(
+                f"The config names consumer {config[key]!r}, not {given!r}", code="name_mismatch"
+            )
+    return given
+
+
+async def _write(
+    client: ClusterClient, stream: str, config: dict[str, Any], name: str | None, action: str
+) -> dict[str, Any]:
+    consumer = _name_of(config, name)
+    wanted: dict[str, Any] = {**config, "name": consumer}
+    if config.get("durable_name") is None and "inactive_threshold" not in config:
+        wanted["durable_name"] = consumer  # a console's consumers outlive the request
+    body = {"stream_name": stream, "config": wanted, "action": action}
+    return _clean(await client.js(f"CONSUMER.CREATE.{stream}.{consumer}", body))
+
+
+async def create_consumer(
+    client: ClusterClient, stream: str, config: dict[str, Any]
+) -> dict[str, Any]:
+    info = await _write(client, stream, config, None, "create")
+    record_change(f"consumer:{stream}/{info['name']}", None, info.get("config"))
+    return info
+
+
+async def update_consumer(
+    client: ClusterClient, stream: str, name: str, config: dict[str, Any]
+) -> dict[str, Any]:
+    current = await get_consumer(client, stream, name)
+    wanted = {**current.get("config", {}), **config}
+    info = await _write(client, stream, wanted, name, "update")
+    record_change(f"consumer:{stream}/{name}", current.get("config"), info.get("config"))
+    return info
+
+
+async def delete_consumer(client: ClusterClient, stream: str, name: str) -> None:
+    current = await get_consumer(client, stream, name)
+    await client.js(f"CONSUMER.DELETE.{stream}.{name}")
+    record_change(f"consumer:{stream}/{name}", current.get("config"), None)
+
+
+async def pause_consumer(
+    client: ClusterClient, stream: str, name: str, until: str | None
+) -> dict[str, Any]:
+    """Pause until an RFC 3339 time, or resume (`until` None). Returns the consumer's info.
+    An unknown stream or consumer is 404: CONSUMER.PAUSE says so."""
+    reply = await client.js(
+        f"CONSUMER.PAUSE.{stream}.{name}", {"pause_until": until} if until else {}
+    )
+    record_change(
+        f"consumer:{stream}/{name}",
+        None,
+        {"paused": bool(reply.get("paused")), "pause_until": reply.get("pause_until")},
+    )
+    return await get_consumer(client, stream, name)

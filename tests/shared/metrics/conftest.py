@@ -1,0 +1,107 @@
+"""Collection targets built from the NATS fixtures, as a registered cluster would give them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import nats
+import pytest
+from nats.errors import NoRespondersError
+from nats.js.errors import BadRequestError, NoStreamResponseError, ServiceUnavailableError
+
+from shared.metrics.collector import CollectTarget
+from shared.nats import Auth, ConnectionPool, ConnectionSpec
+
+ORG = "org-1"
+T = TypeVar("T")
+
+
+def target_for(
+    deployment: Any, *, system: bool = True, cluster_id: str = "cluster-1"
+) -> CollectTarget:
+    servers = tuple(deployment.servers)
+    spec = ConnectionSpec(servers, Auth("user_password", deployment.user, deployment.password))
+    system_spec = (
+        ConnectionSpec(
+            servers, Auth("user_password", deployment.system_user, deployment.system_password)
+        )
+        if system
+        else None
+    )
+    return CollectTarget(ORG, cluster_id, cluster_id, spec, system_spec)
+
+
+def cycle(minutes: float = 0.0) -> datetime:
+    """A cycle time on a whole hour in the past, plus `minutes`: samples land in known buckets."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    return hour + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[ConnectionPool]:
+    pool = ConnectionPool(timeout=5, connect_timeout=2)
+    yield pool
+    await pool.close()
+
+
+async def settling(call: Callable[[], Awaitable[T]]) -> T:
+    """`call()`, retried while the cluster is still re-forming (another test may just have
+    restarted a node: no meta or stream leader for a moment, a peer not caught up)."""
+    for _ in range(100):
+        try:
+            return await call()
+        except BadRequestError as exc:
+            if exc.err_code != 10005:  # no suitable peers
+                raise
+        except (
+            ServiceUnavailableError,
+            NoStreamResponseError,
+            NoRespondersError,
+            nats.errors.TimeoutError,
+        ):
+            pass
+        await asyncio.sleep(0.2)
+    return await call()
+
+
+async def add_stream(js: Any, **config: Any) -> Any:
+    return await settling(lambda: js.add_stream(**config))
+
+
+async def pull_subscribe(js: Any, subject: str, durable: str, stream: str) -> Any:
+    return await settling(lambda: js.pull_subscribe(subject, durable=durable, stream=stream))
+
+
+async def settled(js, stream: str, consumer: str, *, pending: int) -> None:
+    """Wait until the consumer's leader counts every message (a replica that just restarted
+    may still be catching up): the test then checks what JetDeck makes of settled numbers."""
+    for _ in range(100):
+        if (await js.consumer_info(stream, consumer)).num_pending == pending:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def acks_applied(js: Any, stream: str, consumer: str, ack_floor: int) -> None:
+    """Wait until the consumer's leader has applied the acks (an R3 consumer answers an ack
+    before every replica applied it): the test then checks what JetDeck makes of them."""
+    for _ in range(100):
+        info = await js.consumer_info(stream, consumer)
+        if info.ack_floor.consumer_seq >= ack_floor:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def publish(nc: nats.NATS, subject: str, count: int) -> None:
+    js = nc.jetstream()
+    for i in range(count):
+        # A retried publish stores once: its message id deduplicates it.
+        msg_id = uuid.uuid4().hex
+        await settling(
+            lambda i=i, msg_id=msg_id: js.publish(
+                subject, f"m{i}".encode(), headers={"Nats-Msg-Id": msg_id}
+            )
+        )
