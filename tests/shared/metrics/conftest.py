@@ -73,7 +73,15 @@ async def add_stream(js: Any, **config: Any) -> Any:
 
 
 async def pull_subscribe(js: Any, subject: str, durable: str, stream: str) -> Any:
-    return await settling(lambda: js.pull_subscribe(subject, durable=durable, stream=stream))
+    """A pull subscription whose replicated consumer has elected its leader: a fetch before
+    that is answered 503 (no responders) by the server."""
+    sub = await settling(lambda: js.pull_subscribe(subject, durable=durable, stream=stream))
+    for _ in range(100):
+        info = await settling(lambda: js.consumer_info(stream, durable))
+        if info.cluster is None or info.cluster.leader:
+            return sub
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"consumer {stream}/{durable} elected no leader in 10 s")
 
 
 async def settled(js, stream: str, consumer: str, *, pending: int) -> None:
