@@ -179,6 +179,8 @@ class WorkerSettings(_Section):
     broker: Literal["redis", "stub"] = "redis"
     worker_threads: int = Field(default=4, ge=1)
     collect_interval: int = Field(default=10, ge=1)
+    # Seconds between purges of expired refresh tokens, web sessions and invitations.
+    housekeeping_interval: int = Field(default=3600, ge=60)
 
 
 class MetricsSettings(_Section):

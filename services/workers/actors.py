@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -15,11 +16,14 @@ from dramatiq.middleware import CurrentMessage
 from services.workers.broker import broker
 from services.workers.collection import enqueue_collections, release
 from services.workers.context import worker_backends
+from shared.accounts.housekeeping import purge_expired
 from shared.errors import Unavailable
 from shared.metrics.collector import collect_cluster
 from shared.metrics.own import record_collection
 from shared.metrics.targets import collection_target, enabled_cluster_ids
 from shared.workers_state import HEARTBEAT_KEY
+
+log = logging.getLogger("jetdeck.workers")
 
 WORKER_LABEL = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -119,3 +123,13 @@ async def _collect_metrics(cluster_id: str, cycle: int, final: bool) -> None:
                     requests=result.requests if result else 0,
                 )
             await release(backends.redis, cluster_id, cycle)
+
+
+# Retry policy: none. Every run deletes whatever is due by then, so a failed one is made good
+# by the next tick; each batch commits on its own, so a run cut short loses nothing.
+@dramatiq.actor(broker=broker, max_retries=0, time_limit=600_000)
+async def housekeeping() -> None:
+    """Delete expired refresh tokens, web sessions and invitations (not audited: no user
+    changed anything), and log how many went."""
+    counts = await purge_expired(worker_backends())
+    log.info("housekeeping: deleted %s", ", ".join(f"{n} {table}" for table, n in counts.items()))

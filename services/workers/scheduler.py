@@ -105,11 +105,13 @@ class Scheduler:
 
 def standard_jobs(scheduler: Scheduler) -> Scheduler:
     """The jobs every JetDeck deployment runs; feature issues add theirs here."""
-    from services.workers.actors import heartbeat, schedule_collections
+    from services.workers.actors import heartbeat, housekeeping, schedule_collections
     from shared.config import get_settings
 
     scheduler.every(HEARTBEAT_EVERY, "heartbeat", heartbeat.send)
-    interval = get_settings().workers.collect_interval
+    workers = get_settings().workers
+    scheduler.every(workers.housekeeping_interval, "housekeeping", housekeeping.send)
+    interval = workers.collect_interval
     # One fan-out message per interval; a worker enqueues one collection per cluster (it has
     # the database; this process only enqueues). The cycle's start time travels with it.
     scheduler.every(

@@ -38,6 +38,18 @@ def test_a_malformed_number_names_its_variable(clean_env) -> None:
         load_settings()
 
 
+def test_housekeeping_runs_hourly_unless_told_otherwise_and_not_more_than_once_a_minute(
+    clean_env,
+) -> None:
+    clean_env.setenv("JETDECK_ENV", "test")
+    assert load_settings().workers.housekeeping_interval == 3600
+    clean_env.setenv("JETDECK_HOUSEKEEPING_INTERVAL", "600")
+    assert load_settings().workers.housekeeping_interval == 600
+    clean_env.setenv("JETDECK_HOUSEKEEPING_INTERVAL", "5")
+    with pytest.raises(ConfigError, match="JETDECK_HOUSEKEEPING_INTERVAL"):
+        load_settings()
+
+
 def test_a_wrong_url_scheme_names_the_variable_but_not_the_value(clean_env) -> None:
     clean_env.setenv("JETDECK_ENV", "test")
     clean_env.setenv("JETDECK_DATABASE_URL", "mysql://root:hunter2-secret@db/x")
