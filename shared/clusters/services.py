@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -32,6 +34,7 @@ from shared.crypto import decrypt_json, encrypt_json
 from shared.db import Database
 from shared.errors import Conflict, Invalid, JetDeckError, NotFound, Unavailable
 from shared.nats import Auth, ClusterClient, ConnectionSpec, Tls
+from shared.nats.system import ping
 
 SECRET_FIELDS = ("password", "token", "seed", "creds")
 TLS_FIELDS = ("ca_pem", "cert_pem", "key_pem", "handshake_first")
@@ -399,10 +402,13 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
     system = await backends.nats.client(
         f"{cluster.id}:system", connection_spec(cluster, secrets, system=True), label=cluster.name
     )
-    import json
-
-    varz = [json.loads(m.data) for m in await system.gather("$SYS.REQ.SERVER.PING.VARZ", b"{}")]
-    jsz = [json.loads(m.data) for m in await system.gather("$SYS.REQ.SERVER.PING.JSZ", b"{}")]
+    # Both rounds at once, each over as soon as every server answered.
+    varz_replies, jsz_replies = await asyncio.gather(
+        ping(system, "VARZ", timeout=backends.nats.timeout),
+        ping(system, "JSZ", timeout=backends.nats.timeout),
+    )
+    varz = [json.loads(r.payload) for r in varz_replies]
+    jsz = [json.loads(r.payload) for r in jsz_replies]
     servers = []
     for reply in sorted(varz, key=lambda r: str(r.get("server", {}).get("name"))):
         data, srv = reply.get("data") or {}, reply.get("server") or {}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -48,25 +49,39 @@ class RawHeaderClient(NATS):
         return parse_for_client(bytes(headers))
 
 
-class _Batch:
-    """The replies of one multi-reply request, in order. With `until_status`, complete at the
-    first status-only reply (end of batch, no messages, an error); collecting in the callback
-    and waking the requester once per batch costs far less than a wake-up per message."""
+@dataclass(frozen=True)
+class ServerReply:
+    """One reply to a request every server answers, and how long after the request it came."""
 
-    def __init__(self, *, until_status: bool, first: bool = False) -> None:
+    payload: bytes
+    rtt_seconds: float
+
+
+def _is_status(msg: Any) -> bool:
+    """A status-only reply: end of batch, no messages, an error."""
+    return not msg.data and bool(msg.headers) and "Status" in msg.headers
+
+
+class _Replies:
+    """The replies to one request, in order, collected in the subscription callback (waking
+    the requester once per round costs far less than a wake-up per message). `done` resolves
+    at the first reply `complete` says ends the round; later ones are dropped, so the
+    requester gets exactly the replies that completed it."""
+
+    def __init__(self, complete: Callable[[Any], bool]) -> None:
         self.replies: list[Any] = []
-        self.until_status = until_status
-        self.first = first
+        self.arrived_at: list[float] = []  # time.monotonic() of each reply
+        self.complete = complete
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.arrived = asyncio.Event()
 
     def add(self, msg: Any) -> None:
-        if not self.until_status:
-            self.queue.put_nowait(msg)
+        if self.done.done():
             return
         self.replies.append(msg)
-        status = not msg.data and msg.headers and "Status" in msg.headers
-        if (self.first or status) and not self.done.done():
+        self.arrived_at.append(time.monotonic())
+        self.arrived.set()
+        if self.complete(msg):
             self.done.set_result(None)
 
 
@@ -78,7 +93,7 @@ class ClusterClient:
         self.nc = nc
         self.timeout = timeout
         self.last_used = time.monotonic()
-        self._batches: dict[str, _Batch] = {}
+        self._batches: dict[str, _Replies] = {}
         self._batch_prefix: str | None = None
         self._batch_lock = asyncio.Lock()
         self._token = 0
@@ -99,9 +114,9 @@ class ClusterClient:
                     prefix = self.nc.new_inbox()
 
                     async def route(msg: Any) -> None:
-                        batch = self._batches.get(msg.subject.rsplit(".", 1)[-1])
-                        if batch is not None:
-                            batch.add(msg)
+                        pending = self._batches.get(msg.subject.rsplit(".", 1)[-1])
+                        if pending is not None:
+                            pending.add(msg)
 
                     await self.nc.subscribe(f"{prefix}.*", cb=route)
                     self._batch_prefix = prefix
@@ -124,42 +139,65 @@ class ClusterClient:
         wait = timeout or self.timeout
         inbox = await self._batch_inbox()
         token = inbox.rsplit(".", 1)[-1]
-        batch = _Batch(until_status=True, first=first)
-        self._batches[token] = batch
+        pending = _Replies(lambda msg: first or _is_status(msg))
+        self._batches[token] = pending
         try:
             await self._publish(subject, payload, reply=inbox, headers=headers)
             try:
-                await asyncio.wait_for(asyncio.shield(batch.done), wait)
+                await asyncio.wait_for(asyncio.shield(pending.done), wait)
             except TimeoutError:
                 raise self._unavailable_for_timeout(wait) from None
-            return batch.replies
+            return pending.replies
         finally:
             self._batches.pop(token, None)
 
     async def gather(
-        self, subject: str, payload: bytes = b"", *, wait: float = 1.0, expected: int | None = None
-    ) -> list[Any]:
-        """Every reply that arrives within `wait` seconds (a `$SYS` ping answered by each
-        server), sooner when `expected` replies came."""
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the round's deadline, part of the API
+        quiet: float = 0.25,
+        until: Callable[[Any], bool] | None = None,
+    ) -> list[ServerReply]:
+        """The replies to a request every server answers (a `$SYS` ping), in arrival order.
+
+        Nobody says how many will answer, so the round ends at the first of: `until(msg)` is
+        true for a reply (the caller knows every expected server answered), no reply came
+        for `quiet` seconds after the last one, or `timeout` seconds after the request. An
+        empty list when nothing answered (at once when nobody listens on `subject`).
+        """
+        self.last_used = started = time.monotonic()
+        deadline = started + (timeout or self.timeout)
         inbox = await self._batch_inbox()
         token = inbox.rsplit(".", 1)[-1]
-        batch = _Batch(until_status=False)
-        self._batches[token] = batch
-        replies: list[Any] = []
+        # With nobody subscribed the server answers at once with a status-only "503 no
+        # responders": that ends the round, and is nobody's reply.
+        pending = _Replies(lambda msg: _is_status(msg) or (until is not None and until(msg)))
+        self._batches[token] = pending
         try:
             await self._publish(subject, payload, reply=inbox)
-            deadline = time.monotonic() + wait
-            while expected is None or len(replies) < expected:
+            while not pending.done.done():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
+                answered = len(pending.replies)
+                pending.arrived.clear()
                 try:
-                    replies.append(await asyncio.wait_for(batch.queue.get(), left))
+                    # Before the first reply wait up to the deadline; after it, a quiet gap.
+                    await asyncio.wait_for(
+                        pending.arrived.wait(), min(left, quiet) if answered else left
+                    )
                 except TimeoutError:
-                    break
+                    if answered:
+                        break
         finally:
             self._batches.pop(token, None)
-        return replies
+        return [
+            ServerReply(msg.data, at - started)
+            for msg, at in zip(pending.replies, pending.arrived_at, strict=True)
+            if not _is_status(msg)
+        ]
 
     async def _publish(
         self,

@@ -1,27 +1,25 @@
-"""The only `$SYS` code: one scatter-gather JSZ request answered by every server.
+"""The only `$SYS` code: pings every server answers, and who the client signs in as.
 
-A `$SYS.REQ.SERVER.PING.JSZ` request is published once with a reply inbox; each server of
-the cluster answers on it. The round ends when the expected number of servers answered (by
-default the meta cluster's size, read from the first JetStream server's reply, and counting
-JetStream servers only: one with JetStream off answers too, with `disabled` set), when no
-reply came for `quiet` seconds after the last one, or at `timeout`, whichever comes first.
+A `$SYS.REQ.SERVER.PING.<KIND>` request (VARZ, JSZ, ...) is published once; each server of
+the cluster answers it (`ClusterClient.gather`). Nobody says how many will, so the round ends
+when every JetStream server of the meta cluster answered (its size is in each JetStream
+server's reply; a server with JetStream off answers too, and is not counted), or a given
+`expected` number of replies came, when no reply came for `quiet` seconds after the last
+one, or at `timeout`, whichever comes first. A server with JetStream off that answers after
+every JetStream server did may be left out of a round; the quiet gap catches the rest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import math
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from shared import errors
-from shared.nats.gateway import ClusterClient
+from shared.nats.gateway import ClusterClient, ServerReply
 
-JSZ_SUBJECT = "$SYS.REQ.SERVER.PING.JSZ"
+PING = "$SYS.REQ.SERVER.PING"
 _encode = msgspec.json.Encoder()
 
 
@@ -29,38 +27,94 @@ class _Meta(msgspec.Struct):
     cluster_size: int = 0
 
 
+class _JetStreamVarz(msgspec.Struct):
+    meta: _Meta | None = None
+
+
 class _Data(msgspec.Struct):
-    disabled: bool = False  # JetStream is off on this server
-    meta_cluster: _Meta | None = None
+    disabled: bool = False  # JSZ: JetStream is off on this server
+    meta_cluster: _Meta | None = None  # JSZ
+    jetstream: _JetStreamVarz | None = None  # VARZ
+
+
+class _Server(msgspec.Struct):
+    jetstream: bool | None = None
 
 
 class _Head(msgspec.Struct):
+    server: _Server | None = None
     data: _Data | None = None
 
 
 _head = msgspec.json.Decoder(_Head)
 
 
-@dataclass(frozen=True)
-class ServerReply:
-    """One server's raw JSZ reply and how long after the request it arrived."""
-
-    payload: bytes
-    rtt_seconds: float
-
-
 def _cluster_size(payload: bytes) -> int | None:
-    """How many JetStream servers the reply's meta cluster has; None when the reply is not a
-    JetStream server's (undecodable, no data, or JetStream disabled)."""
+    """How many JetStream servers the reply's meta cluster has (a JSZ or VARZ reply); None
+    when the reply is not a JetStream server's (undecodable, no data, or JetStream off)."""
     try:
         head = _head.decode(payload)
     except msgspec.DecodeError:
         return None
-    if head.data is None or head.data.disabled:
+    data = head.data
+    if data is None or data.disabled or (head.server and head.server.jetstream is False):
         return None
-    if head.data.meta_cluster and head.data.meta_cluster.cluster_size:
-        return head.data.meta_cluster.cluster_size
-    return 1
+    meta = data.meta_cluster or (data.jetstream.meta if data.jetstream else None)
+    return meta.cluster_size if meta and meta.cluster_size else 1
+
+
+def every_jetstream_server() -> Callable[[Any], bool]:
+    """A round's end: true once as many JetStream servers answered as the first one's reply
+    says its meta cluster has."""
+    sizes: list[int] = []
+
+    def answered(msg: Any) -> bool:
+        size = _cluster_size(msg.data)
+        if size is not None:
+            sizes.append(size)
+        return bool(sizes) and len(sizes) >= sizes[0]
+
+    return answered
+
+
+def replies_counted(expected: int) -> Callable[[Any], bool]:
+    """A round's end: true at the `expected`-th reply."""
+    count = 0
+
+    def answered(_msg: Any) -> bool:
+        nonlocal count
+        count += 1
+        return count >= expected
+
+    return answered
+
+
+async def ping(
+    client: ClusterClient,
+    kind: str,
+    body: dict[str, Any] | None = None,
+    *,
+    expected: int | None = None,
+    timeout: float = 5.0,  # noqa: ASYNC109 (the round's deadline, not a cancel scope)
+    quiet: float = 0.25,
+) -> list[ServerReply]:
+    """Every server's raw reply to `$SYS.REQ.SERVER.PING.<kind>` (the client must use system
+    credentials), in arrival order.
+
+    Raises `Unavailable` when no server answered at all (wrong credentials or unreachable).
+    """
+    until = replies_counted(expected) if expected is not None else every_jetstream_server()
+    replies = await client.gather(
+        f"{PING}.{kind}", _encode.encode(body or {}), timeout=timeout, quiet=quiet, until=until
+    )
+    if not replies:
+        raise errors.Unavailable(
+            f"No server of cluster {client.label!r} answered the {kind} request within "
+            f"{timeout:g}s (are the system account credentials right?)",
+            code="cluster_unreachable",
+            extra={"cluster": client.label},
+        )
+    return replies
 
 
 async def ping_jsz(
@@ -71,62 +125,8 @@ async def ping_jsz(
     timeout: float = 5.0,  # noqa: ASYNC109 (the round's deadline, not a cancel scope)
     quiet: float = 0.25,
 ) -> list[ServerReply]:
-    """Every server's JSZ reply to one request (the client must use system credentials).
-
-    Raises `Unavailable` when no server answered at all (wrong credentials or unreachable).
-    """
-    nc = client.nc
-    inbox = nc.new_inbox()
-    replies: list[ServerReply] = []
-    sizes: list[int] = []  # the meta cluster size each JetStream server's reply gave
-    arrived = asyncio.Event()
-    started = time.monotonic()
-
-    async def on_reply(msg: Any) -> None:
-        replies.append(ServerReply(msg.data, time.monotonic() - started))
-        size = _cluster_size(msg.data)
-        if size is not None:
-            sizes.append(size)
-        arrived.set()
-
-    client.last_used = started
-    sub = await nc.subscribe(inbox, cb=on_reply)
-    try:
-        await nc.publish(JSZ_SUBJECT, _encode.encode(body), reply=inbox)
-        await nc.flush(timeout=max(1, math.ceil(timeout)))
-        deadline = started + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if expected is not None and len(replies) >= expected:
-                break
-            if expected is None and sizes and len(sizes) >= sizes[0]:
-                break
-            arrived.clear()
-            try:
-                # Before the first reply wait up to the deadline; after it, only a quiet gap.
-                await asyncio.wait_for(arrived.wait(), left if not replies else min(left, quiet))
-            except TimeoutError:
-                if replies:
-                    break
-    except (TimeoutError, OSError) as exc:
-        raise errors.Unavailable(
-            f"Cluster {client.label!r} did not take the JSZ request: {type(exc).__name__}",
-            code="cluster_unreachable",
-            extra={"cluster": client.label},
-        ) from None
-    finally:
-        with contextlib.suppress(Exception):  # a closed connection has nothing to unsubscribe
-            await sub.unsubscribe()
-    if not replies:
-        raise errors.Unavailable(
-            f"No server of cluster {client.label!r} answered the JSZ request within {timeout:g}s "
-            "(are the system account credentials right?)",
-            code="cluster_unreachable",
-            extra={"cluster": client.label},
-        )
-    return replies
+    """Every server's JSZ reply to one request (see `ping`)."""
+    return await ping(client, "JSZ", body, expected=expected, timeout=timeout, quiet=quiet)
 
 
 class _UserInfo(msgspec.Struct):

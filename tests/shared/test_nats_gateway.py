@@ -122,3 +122,72 @@ async def test_the_pool_reconnects_when_the_password_changes(nats_server) -> Non
     await pool.close()
     assert again is not first
     assert first.nc.is_closed
+
+
+async def answer_in_order(target, subject: str, payloads: list[bytes]) -> NATS:
+    """One responder standing in for several servers: it sends `payloads` as separate replies,
+    in this order (one connection keeps its order on the wire)."""
+    nc = await target.connect()
+
+    async def reply(msg) -> None:
+        for payload in payloads:
+            await nc.publish(msg.reply, payload)
+
+    await nc.subscribe(subject, cb=reply)
+    await nc.flush()
+    return nc
+
+
+async def test_a_gather_ends_at_the_reply_that_completes_it_and_keeps_none_after(
+    nats_server,
+) -> None:
+    responder = await answer_in_order(nats_server, "fleet.ping", [b"a", b"b", b"c", b"late"])
+    pool = ConnectionPool()
+    client = await pool.client("c1", spec_for(nats_server))
+    seen: list[bytes] = []
+
+    def third(msg) -> bool:
+        seen.append(msg.data)
+        return len(seen) == 3
+
+    # Without the early end, the fourth reply would be in: it comes well within the quiet gap.
+    replies = await client.gather("fleet.ping", timeout=10, quiet=10, until=third)
+    await pool.close()
+    await responder.close()
+    assert [r.payload for r in replies] == [b"a", b"b", b"c"]
+    assert seen == [b"a", b"b", b"c"]
+    assert all(r.rtt_seconds >= 0 for r in replies)
+
+
+async def test_a_gather_without_an_end_keeps_every_reply_until_a_quiet_gap(nats_server) -> None:
+    responder = await answer_in_order(nats_server, "fleet.ping", [b"a", b"b", b"c", b"d"])
+    pool = ConnectionPool()
+    client = await pool.client("c1", spec_for(nats_server))
+    replies = await client.gather("fleet.ping", timeout=10, quiet=1.0)
+    await pool.close()
+    await responder.close()
+    assert [r.payload for r in replies] == [b"a", b"b", b"c", b"d"]
+
+
+async def test_a_gather_nobody_listens_to_is_empty(nats_server) -> None:
+    pool = ConnectionPool()
+    client = await pool.client("c1", spec_for(nats_server))
+    replies = await client.gather("nobody.listens", timeout=0.2)
+    await pool.close()
+    assert replies == []
+
+
+async def test_a_gather_nobody_answers_is_empty_at_its_timeout(nats_server) -> None:
+    listener = await nats_server.connect()
+
+    async def ignore(_msg) -> None:
+        return None
+
+    await listener.subscribe("fleet.silent", cb=ignore)
+    await listener.flush()
+    pool = ConnectionPool()
+    client = await pool.client("c1", spec_for(nats_server))
+    replies = await client.gather("fleet.silent", timeout=0.2)
+    await pool.close()
+    await listener.close()
+    assert replies == []
