@@ -46,6 +46,10 @@ RETENTION = {
     "consumer_samples_1m": ("bucket", "ttl_1m_days"),
     "stream_samples_1h": ("bucket", "ttl_1h_days"),
     "consumer_samples_1h": ("bucket", "ttl_1h_days"),
+    "server_samples_1m": ("bucket", "ttl_1m_days"),
+    "account_samples_1m": ("bucket", "ttl_1m_days"),
+    "server_samples_1h": ("bucket", "ttl_1h_days"),
+    "account_samples_1h": ("bucket", "ttl_1h_days"),
 }
 
 

@@ -79,6 +79,35 @@ async def test_rollups_hold_the_last_raw_value_of_every_minute_and_hour(
                 assert rolled == raw, (kind, value, rollup)
                 assert len(raw) == (3 if rollup == "1m" else 1)
 
+    # Servers (three of them) and the account roll up the same way; a server's worst RTT and
+    # lowest reachability in the bucket are kept beside the last value.
+    for kind, labels, count, values in (
+        ("server", "server", 3, ("reachable", "rtt_ms", "storage_used", "streams", "messages")),
+        ("account", "account", 1, ("storage_used", "streams", "consumers")),
+    ):
+        for value in values:
+            for rollup, bucket in (("1m", "toStartOfMinute"), ("1h", "toStartOfHour")):
+                raw = await clickhouse.query(
+                    f"SELECT {labels}, {bucket}(ts) AS b, argMax({value}, ts) "
+                    f"FROM {DB}.{kind}_samples GROUP BY {labels}, b ORDER BY {labels}, b"
+                )
+                rolled = await clickhouse.query(
+                    f"SELECT {labels}, bucket, argMaxMerge({value}) "
+                    f"FROM {DB}.{kind}_samples_{rollup} GROUP BY {labels}, bucket "
+                    f"ORDER BY {labels}, bucket"
+                )
+                assert rolled == raw, (kind, value, rollup)
+                assert len(raw) == count * (3 if rollup == "1m" else 1)
+    worst = await clickhouse.query(
+        f"SELECT server, toStartOfHour(ts) AS b, max(rtt_ms), min(reachable) "
+        f"FROM {DB}.server_samples GROUP BY server, b ORDER BY server, b"
+    )
+    assert worst == await clickhouse.query(
+        f"SELECT server, bucket, max(rtt_ms_max), min(reachable_min) "
+        f"FROM {DB}.server_samples_1h GROUP BY server, bucket ORDER BY server, bucket"
+    )
+    assert [row[3] for row in worst] == [1, 1, 1]
+
 
 async def test_rates_read_from_a_rollup_add_up_to_the_raw_rates(
     nats_cluster, clickhouse, pool
