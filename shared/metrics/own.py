@@ -4,10 +4,16 @@ Requests are counted in the process that serves them. Collections run in worker 
 so each run leaves its figures in Redis (one hash per cluster) and the endpoint reads them at
 scrape time, together with the Dramatiq queue depth: every API replica reports the same
 cluster-wide figures, whichever worker did the work.
+
+A cluster's hash lapses a week after its last run. So that a scrape never scans the keyspace,
+each run also puts the cluster in one sorted set scored by when its hash lapses: a scrape
+reads the members not yet lapsed (one per cluster) and their hashes, in two round trips. A
+worker killed mid-collection records nothing, so it leaves nothing behind either.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +24,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 RUN_KEY = "jetdeck:metrics:collect:"
+# Sorted set: cluster id -> the unix time its RUN_KEY hash lapses. Outside RUN_KEY's prefix.
+RUN_INDEX = "jetdeck:metrics:collections"
 QUEUES = ("default", "default.DQ")  # waiting now, and retries waiting for their delay
-_STATS_TTL = 7 * 86400
+STATS_TTL = 7 * 86400.0
 
 registry = CollectorRegistry(auto_describe=True)
 http_requests = Counter(
@@ -45,9 +53,12 @@ async def record_collection(
     duration: float,
     ok: bool,
     requests: int,
+    keep_for: float = STATS_TTL,
 ) -> None:
-    """Leave one collection run's figures where `/metrics` finds them."""
+    """Leave one collection run's figures where `/metrics` finds them, for `keep_for` seconds
+    after the cluster's latest run."""
     key = RUN_KEY + cluster_id
+    now = time.time()
     async with client.pipeline(transaction=True) as pipe:
         pipe.hset(
             key,
@@ -63,8 +74,25 @@ async def record_collection(
         pipe.hincrbyfloat(key, "duration_sum", duration)
         if not ok:
             pipe.hincrby(key, "errors", 1)
-        pipe.expire(key, _STATS_TTL)
+        pipe.pexpire(key, int(keep_for * 1000))
+        pipe.zadd(RUN_INDEX, {cluster_id: now + keep_for})
+        pipe.zremrangebyscore(RUN_INDEX, "-inf", now)  # clusters whose figures lapsed
         await pipe.execute()
+
+
+def collection_runs(client: redis.Redis) -> list[tuple[str, dict[str, str]]]:
+    """(cluster id, figures) of every cluster whose figures have not lapsed: two round trips
+    whatever else Redis holds. A hash gone before its time (deleted, evicted) is skipped."""
+    ids = [str(i) for i in client.zrangebyscore(RUN_INDEX, time.time(), "+inf")]
+    with client.pipeline(transaction=False) as pipe:
+        for cluster_id in ids:
+            pipe.hgetall(RUN_KEY + cluster_id)
+        found = pipe.execute()
+    return [
+        (cluster_id, {str(k): str(v) for k, v in stats.items()})
+        for cluster_id, stats in zip(ids, found, strict=True)
+        if stats
+    ]
 
 
 class CollectionFigures(Collector):
@@ -101,14 +129,8 @@ class CollectionFigures(Collector):
                 self.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
             )
             try:
-                for key in client.scan_iter(match=RUN_KEY + "*", count=500):
-                    stats: dict[str, str] = {str(k): str(v) for k, v in client.hgetall(key).items()}
-                    name = str(key)
-                    values = [
-                        stats.get("cluster", ""),
-                        name.removeprefix(RUN_KEY),
-                        stats.get("org", ""),
-                    ]
+                for cluster_id, stats in collection_runs(client):
+                    values = [stats.get("cluster", ""), cluster_id, stats.get("org", "")]
                     runs.add_metric(values, float(stats.get("runs", 0)))
                     errors.add_metric(values, float(stats.get("errors", 0)))
                     seconds.add_metric(values, float(stats.get("duration_sum", 0)))
