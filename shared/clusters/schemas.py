@@ -3,14 +3,25 @@ secrets are set (`password_set`)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import jwt
 import msgspec
+import nkeys
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_private_key,
+)
 
 from shared.accounts.schemas import Slug
+from shared.errors import Invalid
 
 AuthType = Literal["none", "user_password", "token", "nkey", "creds"]
 ServerUrl = Annotated[str, msgspec.Meta(pattern=r"^(nats|tls|ws|wss)://\S+$", max_length=500)]
@@ -129,3 +140,97 @@ class Overview:
     jetstream: dict[str, Any]
     meta: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+
+
+# Secrets are checked when a cluster is registered or changed, so a malformed one is a 400
+# naming its field then, not a failed `…/test` later. A message never repeats the secret.
+
+# The blocks of a `.creds` file as `nsc` writes them (nats-py reads the same markers).
+_CREDS_BLOCK = r"-{3,}BEGIN %s-{3,}\s*(\S+)\s*-{3,}END %s-{3,}"
+_CREDS_JWT = re.compile(_CREDS_BLOCK % ("NATS USER JWT", "NATS USER JWT"))
+_CREDS_SEED = re.compile(_CREDS_BLOCK % ("USER NKEY SEED", "USER NKEY SEED"))
+
+
+def _refuse(field: str, problem: str, code: str) -> Invalid:
+    return Invalid(f"{field}: {problem}", code=code, extra={"field": field})
+
+
+def _user_keypair(seed: str, field: str, what: str) -> Any:
+    """The key pair of a user nkey seed (`SU…`); refused unless nkeys decodes it and its
+    checksum holds (nkeys' decoder alone skips the checksum: re-encode and compare)."""
+    encoded = seed.strip().encode()
+    try:
+        role, raw = nkeys.decode_seed(encoded)
+        if nkeys.encode_seed(raw, role) != encoded:
+            raise nkeys.ErrInvalidSeed()
+        if role != nkeys.PREFIX_BYTE_USER:
+            raise _refuse(field, f"{what} is not a user nkey seed (SU…)", "invalid_auth")
+        return nkeys.from_seed(encoded)
+    except (nkeys.NkeysError, ValueError):
+        raise _refuse(field, f"{what} is not a valid nkey seed", "invalid_auth") from None
+
+
+def check_auth(auth: AuthIn, field: str) -> None:
+    """Refuse a given nkey seed or creds file that could not sign in (`field` is `auth` or
+    `system_auth`). Only what the auth type uses is checked."""
+    if auth.type == "nkey" and auth.seed:
+        _user_keypair(auth.seed, f"{field}.seed", "the seed")
+    elif auth.type == "creds" and auth.creds:
+        name = f"{field}.creds"
+        user_jwt, seed = _CREDS_JWT.search(auth.creds), _CREDS_SEED.search(auth.creds)
+        if user_jwt is None or seed is None:
+            raise _refuse(
+                name, "the creds file has no user JWT or no user nkey seed block", "invalid_auth"
+            )
+        keypair = _user_keypair(seed.group(1), name, "the creds file's seed")
+        try:
+            claims = jwt.decode(user_jwt.group(1), options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise _refuse(name, "the creds file's JWT is not a valid JWT", "invalid_auth") from None
+        if claims.get("sub") != keypair.public_key.decode():
+            raise _refuse(
+                name, "the creds file's seed is not the key of its user JWT", "invalid_auth"
+            )
+
+
+def _certificates(pem: str, field: str) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        raise _refuse(field, "not a PEM certificate", "invalid_tls") from None
+
+
+def check_tls(given: dict[str, Any], merged: dict[str, Any]) -> None:
+    """Refuse a given CA, client certificate or key that is not PEM, a key that is encrypted,
+    and a client certificate and key (given, or one of them stored) that do not belong
+    together."""
+    if given.get("ca_pem"):
+        _certificates(given["ca_pem"], "tls.ca_pem")
+    if given.get("cert_pem"):
+        _certificates(given["cert_pem"], "tls.cert_pem")
+    if given.get("key_pem"):
+        _private_key(given["key_pem"])
+    cert_pem, key_pem = merged.get("cert_pem"), merged.get("key_pem")
+    if (given.get("cert_pem") or given.get("key_pem")) and cert_pem and key_pem:
+        certificate = _certificates(cert_pem, "tls.cert_pem")[0]
+        if _spki(certificate.public_key()) != _spki(_private_key(key_pem).public_key()):
+            # Name what was given: a new certificate for the stored key, or a new key.
+            field = "tls.key_pem" if given.get("key_pem") else "tls.cert_pem"
+            raise _refuse(
+                field, "the client certificate and the key do not belong together", "invalid_tls"
+            )
+
+
+def _private_key(pem: str) -> Any:
+    try:
+        return load_pem_private_key(pem.encode(), password=None)
+    except TypeError:  # encrypted: nothing could give its password when connecting
+        raise _refuse(
+            "tls.key_pem", "the key is encrypted; give it unencrypted", "invalid_tls"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise _refuse("tls.key_pem", "not a PEM private key", "invalid_tls") from None
+
+
+def _spki(public_key: Any) -> bytes:
+    return bytes(public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))

@@ -29,6 +29,8 @@ from shared.clusters.schemas import (
     TlsIn,
     TlsOut,
     TlsPatch,
+    check_auth,
+    check_tls,
 )
 from shared.crypto import decrypt_json, encrypt_json
 from shared.db import Database
@@ -54,9 +56,11 @@ def _db(backends: Backends) -> Database:
 
 
 def _split_auth(
-    auth: AuthIn, kept: dict[str, Any] | None = None
+    auth: AuthIn, field: str, kept: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(plain part, secret part) of an auth, keeping stored secrets a same-type patch omits."""
+    """(plain part, secret part) of an auth, keeping stored secrets a same-type patch omits.
+    A secret given is checked (`field` names the auth in an error); a kept one was already."""
+    check_auth(auth, field)
     plain = {"type": auth.type, "username": auth.username if auth.type == "user_password" else None}
     secrets = {k: getattr(auth, k) for k in SECRET_FIELDS if getattr(auth, k)}
     if kept and kept.get("type") == auth.type:
@@ -127,13 +131,13 @@ def _apply(
     if servers is not None:
         cluster.servers = list(servers)
     if auth is not None:
-        cluster.auth, secrets["auth"] = _split_auth(auth, secrets.get("auth"))
+        cluster.auth, secrets["auth"] = _split_auth(auth, "auth", secrets.get("auth"))
     if system_auth is not None:
         if system_auth.type == "none":
             cluster.system_auth, _ = None, secrets.pop("system_auth", None)
         else:
             cluster.system_auth, secrets["system_auth"] = _split_auth(
-                system_auth, secrets.get("system_auth")
+                system_auth, "system_auth", secrets.get("system_auth")
             )
     if tls is not None:
         # A field not given (null) keeps the stored value; nothing given (`tls: {}`) removes.
@@ -148,6 +152,7 @@ def _apply(
                     "A TLS client certificate needs its key, and a key its certificate",
                     code="invalid_tls",
                 )
+            check_tls(given, merged)
             cluster.tls = {
                 "ca_pem": merged.get("ca_pem"),
                 "cert_pem": merged.get("cert_pem"),
@@ -503,5 +508,26 @@ def context_to_cluster(data: ContextImport) -> ClusterIn:
         raise Invalid(f"The context is not usable: {exc}", code="invalid_context") from None
 
 
+# The context key naming the file each checked registration field is read from.
+_CONTEXT_FILES = {
+    "auth.seed": "nkey",
+    "auth.creds": "creds",
+    "tls.ca_pem": "ca",
+    "tls.cert_pem": "cert",
+    "tls.key_pem": "key",
+}
+
+
 async def import_context(backends: Backends, ctx: OrgContext, data: ContextImport) -> ClusterOut:
-    return await register_cluster(backends, ctx, context_to_cluster(data))
+    try:
+        return await register_cluster(backends, ctx, context_to_cluster(data))
+    except Invalid as exc:  # a file that cannot be used: say which one
+        key = _CONTEXT_FILES.get(str(exc.extra.get("field")))
+        if key is None or not data.context.get(key):
+            raise
+        path = str(data.context[key])
+        raise Invalid(
+            f"{exc.detail} (the context's {key} file {path!r})",
+            code=exc.code,
+            extra={**exc.extra, "context_field": key, "path": path},
+        ) from None

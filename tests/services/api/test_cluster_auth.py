@@ -8,7 +8,10 @@ from typing import Any
 
 import nkeys
 import pytest
+from sqlalchemy import select
 
+from shared.clusters.models import Cluster
+from shared.crypto import decrypt_json, encrypt_json
 from tests.fixtures.jetstream import ORG_PATH, Api
 from tests.fixtures.nats_auth import AuthServer, Pki, make_operator, new_keypair, seed_of
 
@@ -150,12 +153,23 @@ async def test_the_seed_of_another_nkey_user_is_an_auth_failure(
     assert "authentication failed" in result["error"]["detail"]
 
 
-async def test_a_malformed_seed_is_an_auth_failure_that_says_so(
-    client: Any, auth_headers: Any, nkey_server: AuthServer
+async def _store_secret(accounts: Any, name: str, auth_secret: dict[str, Any]) -> None:
+    """Overwrite a registered cluster's auth secret as stored before registration checked
+    secrets: the connection must still refuse it quickly and say why."""
+    async with accounts.db.session() as session:
+        cluster = await session.scalar(select(Cluster).where(Cluster.name == name))
+        secrets = decrypt_json(accounts.backends.settings, cluster.secrets)
+        secrets["auth"] = auth_secret
+        cluster.secrets = encrypt_json(accounts.backends.settings, secrets)
+
+
+async def test_a_stored_malformed_seed_is_an_auth_failure_that_says_so(
+    client: Any, auth_headers: Any, nkey_server: AuthServer, accounts: Any
 ) -> None:
     # nats-py's "nkeys: invalid seed" used to be reported as an unreachable cluster.
-    bad = {"type": "nkey", "seed": "SUNOTASEED"}
-    await _register(client, auth_headers, _body("bad", nkey_server, bad))
+    good = {"type": "nkey", "seed": nkey_server.secret}
+    await _register(client, auth_headers, _body("bad", nkey_server, good))
+    await _store_secret(accounts, "bad", {"type": "nkey", "seed": "SUNOTASEED"})
     result = await _test(client, auth_headers, "bad")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_auth_failed"
@@ -200,13 +214,14 @@ async def test_creds_signed_by_an_account_the_operator_did_not_sign_are_an_auth_
         pytest.param(lambda creds: "not a creds file", id="not-a-creds-file"),
     ],
 )
-async def test_a_malformed_creds_file_is_an_auth_failure_reported_at_once(
-    client: Any, auth_headers: Any, creds_server: AuthServer, broken: Any
+async def test_a_stored_malformed_creds_file_is_an_auth_failure_reported_at_once(
+    client: Any, auth_headers: Any, creds_server: AuthServer, accounts: Any, broken: Any
 ) -> None:
     # Without a JWT block nats-py's reader looped forever (blocking the event loop); without a
     # seed block it failed with "object of type 'NoneType' has no len()".
-    bad = {"type": "creds", "creds": broken(creds_server.secret)}
-    await _register(client, auth_headers, _body("broken", creds_server, bad))
+    good = {"type": "creds", "creds": creds_server.secret}
+    await _register(client, auth_headers, _body("broken", creds_server, good))
+    await _store_secret(accounts, "broken", {"type": "creds", "creds": broken(good["creds"])})
     started = time.monotonic()
     result = await _test(client, auth_headers, "broken")
     assert time.monotonic() - started < 5
