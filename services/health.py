@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from services.access import Access, access
 from shared.backends import Backends
@@ -15,7 +16,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", opt=access(Access.PUBLIC), tags=["health"])
-async def readyz(backends: Backends) -> Response[dict[str, Any]]:
+async def readyz(backends: NamedDependency[Backends]) -> Response[dict[str, Any]]:
     """Ready when every configured backing service answers; 503 names the one that does not."""
     checks = await backends.readiness()
     ready = all(v in ("ok", "not configured") for v in checks.values())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from services.access import Access, access
 from services.api.auth import OrgContext
@@ -20,13 +22,20 @@ class ApiKeyController(Controller):
 
     @get("/", opt=access(Access.ADMIN))
     async def list_api_keys(
-        self, org_context: OrgContext, backends: Backends, offset: Offset = 0, limit: Limit = 100
+        self,
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
+        offset: Offset = 0,
+        limit: Limit = 100,
     ) -> Page[ApiKeyOut]:
         return await api_keys.list_api_keys(backends, org_context, offset, limit)
 
     @post("/", opt=access(Access.ADMIN, audit="api_key.create"))
     async def create_api_key(
-        self, data: ApiKeyIn, org_context: OrgContext, backends: Backends
+        self,
+        data: JSONBody[ApiKeyIn],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
     ) -> ApiKeyCreatedOut:
         return await api_keys.create_api_key(
             backends, org_context, data.name, data.role, data.expires_at
@@ -34,6 +43,9 @@ class ApiKeyController(Controller):
 
     @delete("/{key_id:uuid}", opt=access(Access.ADMIN, audit="api_key.revoke"))
     async def revoke_api_key(
-        self, key_id: uuid.UUID, org_context: OrgContext, backends: Backends
+        self,
+        key_id: FromPath[uuid.UUID],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
     ) -> None:
         await api_keys.revoke_api_key(backends, org_context, key_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
 from services.access import Access, access
 from services.api.auth import OrgContext
@@ -23,12 +25,12 @@ class AuditEventController(Controller):
     @get("/", opt=access(Access.ADMIN))
     async def list_audit_events(
         self,
-        org_context: OrgContext,
-        backends: Backends,
-        actor: str | None = None,
-        action: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
+        actor: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[AuditEventOut]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from services.access import Access, declared_access
@@ -110,14 +110,14 @@ def access_middleware(app: ASGIApp) -> ASGIApp:
 # `_principal` takes `backends` and `_org_context` takes `principal` only to chain them:
 # Litestar resolves dependencies of equal depth concurrently in an anyio task group, which costs
 # more than both (they only read what `authorize` stored) — a chain is resolved one by one.
-def _principal(scope: Scope, backends: Backends) -> Principal:
+def _principal(scope: Scope, backends: NamedDependency[Backends]) -> Principal:
     principal = scope.get("state", {}).get("principal")
     if principal is None:
         raise NotAuthenticated(SIGN_IN)
     return principal  # type: ignore[no-any-return, unused-ignore]
 
 
-def _org_context(scope: Scope, principal: Principal) -> OrgContext:
+def _org_context(scope: Scope, principal: NamedDependency[Principal]) -> OrgContext:
     ctx = scope.get("state", {}).get("org_context")
     if ctx is None:  # a route asking for an org context must declare an org role
         raise Forbidden("This route has no organization access level.", code="forbidden")

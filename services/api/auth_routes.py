@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from services.access import Access, access
 from services.api.auth import Principal
@@ -27,7 +29,10 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, opt=access(Access.PUBLIC, audit_exempt=NOT_AUDITED))
     async def login(
-        self, data: LoginIn, request: Request[Any, Any, Any], backends: Backends
+        self,
+        data: JSONBody[LoginIn],
+        request: Request[Any, Any, Any],
+        backends: NamedDependency[Backends],
     ) -> TokenOut:
         """Same 401 for an unknown email and a wrong password; 429 after too many failures."""
         ip = request.client.host if request.client else None
@@ -37,14 +42,18 @@ class AuthController(Controller):
         return _out(pair)
 
     @post("/refresh", status_code=200, opt=access(Access.PUBLIC, audit_exempt=NOT_AUDITED))
-    async def refresh(self, data: RefreshIn, backends: Backends) -> TokenOut:
+    async def refresh(
+        self, data: JSONBody[RefreshIn], backends: NamedDependency[Backends]
+    ) -> TokenOut:
         """Uses up the refresh token; a used one revokes the whole login (401)."""
         return _out(await sessions.refresh(backends, data.refresh_token))
 
     @post("/logout", status_code=204, opt=access(Access.PUBLIC, audit_exempt=NOT_AUDITED))
-    async def logout(self, data: RefreshIn, backends: Backends) -> None:
+    async def logout(self, data: JSONBody[RefreshIn], backends: NamedDependency[Backends]) -> None:
         await sessions.logout(backends, data.refresh_token)
 
     @get("/me", opt=access(Access.AUTHENTICATED, users_only=True))
-    async def me(self, principal: Principal, backends: Backends) -> MeOut:
+    async def me(
+        self, principal: NamedDependency[Principal], backends: NamedDependency[Backends]
+    ) -> MeOut:
         return await orgs.me(sessions.database(backends), user_id_of(principal))

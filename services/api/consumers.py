@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from services.access import Access, access
@@ -22,29 +24,44 @@ class ConsumerController(Controller):
 
     @get("/", opt=access(Access.VIEWER))
     async def list_consumers(
-        self, stream: str, nats: ClusterClient, offset: Offset = 0, limit: Limit = 100
+        self,
+        stream: FromPath[str],
+        nats: NamedDependency[ClusterClient],
+        offset: Offset = 0,
+        limit: Limit = 100,
     ) -> Page[dict[str, Any]]:
         items, total = await consumers.list_consumers(nats, stream, offset=offset, limit=limit)
         return Page(items=items, total=total)
 
     @post("/", opt=access(Access.EDITOR, audit="consumer.create"))
     async def create_consumer(
-        self, stream: str, data: dict[str, Any], nats: ClusterClient
+        self,
+        stream: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+        nats: NamedDependency[ClusterClient],
     ) -> dict[str, Any]:
         return await consumers.create_consumer(nats, stream, data)
 
     @get("/{consumer:str}", opt=access(Access.VIEWER))
-    async def get_consumer(self, stream: str, consumer: str, nats: ClusterClient) -> dict[str, Any]:
+    async def get_consumer(
+        self, stream: FromPath[str], consumer: FromPath[str], nats: NamedDependency[ClusterClient]
+    ) -> dict[str, Any]:
         return await consumers.get_consumer(nats, stream, consumer)
 
     @put("/{consumer:str}", opt=access(Access.EDITOR, audit="consumer.update"))
     async def update_consumer(
-        self, stream: str, consumer: str, data: dict[str, Any], nats: ClusterClient
+        self,
+        stream: FromPath[str],
+        consumer: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+        nats: NamedDependency[ClusterClient],
     ) -> dict[str, Any]:
         return await consumers.update_consumer(nats, stream, consumer, data)
 
     @delete("/{consumer:str}", opt=access(Access.EDITOR, audit="consumer.delete"))
-    async def delete_consumer(self, stream: str, consumer: str, nats: ClusterClient) -> None:
+    async def delete_consumer(
+        self, stream: FromPath[str], consumer: FromPath[str], nats: NamedDependency[ClusterClient]
+    ) -> None:
         await consumers.delete_consumer(nats, stream, consumer)
 
     @post(
@@ -53,7 +70,11 @@ class ConsumerController(Controller):
         opt=access(Access.EDITOR, audit="consumer.pause"),
     )
     async def pause_consumer(
-        self, stream: str, consumer: str, data: PauseIn, nats: ClusterClient
+        self,
+        stream: FromPath[str],
+        consumer: FromPath[str],
+        data: JSONBody[PauseIn],
+        nats: NamedDependency[ClusterClient],
     ) -> dict[str, Any]:
         return await consumers.pause_consumer(nats, stream, consumer, data.until)
 
@@ -63,6 +84,6 @@ class ConsumerController(Controller):
         opt=access(Access.EDITOR, audit="consumer.resume"),
     )
     async def resume_consumer(
-        self, stream: str, consumer: str, nats: ClusterClient
+        self, stream: FromPath[str], consumer: FromPath[str], nats: NamedDependency[ClusterClient]
     ) -> dict[str, Any]:
         return await consumers.pause_consumer(nats, stream, consumer, None)

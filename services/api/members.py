@@ -6,7 +6,8 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from services.access import Access, access
 from services.api.auth import OrgContext
@@ -22,8 +23,8 @@ from shared.accounts.schemas import (
 )
 from shared.backends import Backends
 
-Offset = Annotated[int, Parameter(ge=0)]
-Limit = Annotated[int, Parameter(ge=1, le=1000)]
+Offset = Annotated[int, QueryParameter(ge=0)]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
 
 
 class MemberController(Controller):
@@ -32,26 +33,40 @@ class MemberController(Controller):
 
     @get("/", opt=access(Access.VIEWER))
     async def list_members(
-        self, org_context: OrgContext, backends: Backends, offset: Offset = 0, limit: Limit = 100
+        self,
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
+        offset: Offset = 0,
+        limit: Limit = 100,
     ) -> Page[MemberOut]:
         return await members.list_members(backends, org_context, offset, limit)
 
     @post("/", opt=access(Access.ADMIN, audit="member.invite"))
     async def invite_member(
-        self, data: InviteIn, org_context: OrgContext, backends: Backends
+        self,
+        data: JSONBody[InviteIn],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
     ) -> InvitationOut:
         """Returns the invitation token once; hand it to the invitee."""
         return await members.invite(backends, org_context, data.email, data.role)
 
     @patch("/{user_id:uuid}", opt=access(Access.ADMIN, audit="member.update"))
     async def change_member_role(
-        self, user_id: uuid.UUID, data: RoleIn, org_context: OrgContext, backends: Backends
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[RoleIn],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
     ) -> MemberOut:
         return await members.change_role(backends, org_context, user_id, data.role)
 
     @delete("/{user_id:uuid}", opt=access(Access.ADMIN, audit="member.remove"))
     async def remove_member(
-        self, user_id: uuid.UUID, org_context: OrgContext, backends: Backends
+        self,
+        user_id: FromPath[uuid.UUID],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
     ) -> None:
         await members.remove_member(backends, org_context, user_id)
 
@@ -64,7 +79,11 @@ class InvitationController(Controller):
         "/{token:str}/accept", status_code=200, opt=access(Access.PUBLIC, audit="invitation.accept")
     )
     async def accept_invitation(
-        self, token: str, data: AcceptIn, request: Request[Any, Any, Any], backends: Backends
+        self,
+        token: FromPath[str],
+        data: JSONBody[AcceptIn],
+        request: Request[Any, Any, Any],
+        backends: NamedDependency[Backends],
     ) -> AcceptedOut:
         """A new user gives a name and password; an existing user gives their password."""
         ip = request.client.host if request.client else None

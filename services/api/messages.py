@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, Stream
 
 from services.access import Access, access
@@ -17,8 +18,10 @@ from shared.messages import services
 from shared.messages.schemas import Direction, Message, MessagePage, Published, PublishIn
 from shared.nats import ClusterClient
 
-PageLimit = Annotated[int, Parameter(ge=1, le=1000)]
-Seq = Annotated[int, Parameter(ge=1)]
+PageLimit = Annotated[int, QueryParameter(ge=1, le=1000)]
+# Optional as `FromQuery[Seq | None]`: Litestar does not see a marker inside a union as the
+# parameter's own.
+Seq = Annotated[int, QueryParameter(ge=1)]
 
 
 class MessageController(Controller):
@@ -29,14 +32,14 @@ class MessageController(Controller):
     @get("/", opt=access(Access.VIEWER))
     async def browse_messages(
         self,
-        stream: str,
-        nats: ClusterClient,
-        start_seq: Seq | None = None,
-        start_time: str | None = None,
-        subject: str | None = None,
-        direction: Direction = "forward",
+        stream: FromPath[str],
+        nats: NamedDependency[ClusterClient],
+        start_seq: FromQuery[Seq | None] = None,
+        start_time: FromQuery[str | None] = None,
+        subject: FromQuery[str | None] = None,
+        direction: FromQuery[Direction] = "forward",
         limit: PageLimit = 100,
-        q: str | None = None,
+        q: FromQuery[str | None] = None,
     ) -> MessagePage:
         return await services.browse(
             nats,
@@ -52,13 +55,13 @@ class MessageController(Controller):
     @get("/export", opt=access(Access.VIEWER))
     async def export_messages(
         self,
-        stream: str,
-        nats: ClusterClient,
-        format: Literal["ndjson", "csv"] = "ndjson",
-        start_seq: Seq | None = None,
-        start_time: str | None = None,
-        subject: str | None = None,
-        q: str | None = None,
+        stream: FromPath[str],
+        nats: NamedDependency[ClusterClient],
+        format: FromQuery[Literal["ndjson", "csv"]] = "ndjson",
+        start_seq: FromQuery[Seq | None] = None,
+        start_time: FromQuery[str | None] = None,
+        subject: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
     ) -> Stream:
         chunks = await services.export(
             nats,
@@ -78,7 +81,10 @@ class MessageController(Controller):
 
     @get("/tail", opt=access(Access.VIEWER))
     async def tail_messages(
-        self, stream: str, nats: ClusterClient, subject: str | None = None
+        self,
+        stream: FromPath[str],
+        nats: NamedDependency[ClusterClient],
+        subject: FromQuery[str | None] = None,
     ) -> ServerSentEvent:
         follow = await services.tail(nats, stream, subject=subject)
 
@@ -89,19 +95,29 @@ class MessageController(Controller):
         return ServerSentEvent(events(), event_type="message")
 
     @get("/last", opt=access(Access.VIEWER))
-    async def last_message(self, stream: str, subject: str, nats: ClusterClient) -> Message:
+    async def last_message(
+        self, stream: FromPath[str], subject: FromQuery[str], nats: NamedDependency[ClusterClient]
+    ) -> Message:
         return await services.last_message(nats, stream, subject)
 
     @get("/{seq:int}", opt=access(Access.VIEWER))
-    async def get_message(self, stream: str, seq: int, nats: ClusterClient) -> Message:
+    async def get_message(
+        self, stream: FromPath[str], seq: FromPath[int], nats: NamedDependency[ClusterClient]
+    ) -> Message:
         return await services.get_message(nats, stream, seq)
 
     @delete("/{seq:int}", opt=access(Access.EDITOR, audit="message.delete"))
     async def delete_message(
-        self, stream: str, seq: int, nats: ClusterClient, erase: bool = False
+        self,
+        stream: FromPath[str],
+        seq: FromPath[int],
+        nats: NamedDependency[ClusterClient],
+        erase: FromQuery[bool] = False,
     ) -> None:
         await services.delete_message(nats, stream, seq, erase=erase)
 
     @post("/", opt=access(Access.EDITOR, audit="message.publish"))
-    async def publish_message(self, stream: str, data: PublishIn, nats: ClusterClient) -> Published:
+    async def publish_message(
+        self, stream: FromPath[str], data: JSONBody[PublishIn], nats: NamedDependency[ClusterClient]
+    ) -> Published:
         return await services.publish(nats, stream, data)

@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -23,15 +24,15 @@ from shared.metrics.queries import CONSUMER_SERIES, STREAM_SERIES
 from shared.metrics.services import object_metrics
 
 Series = Annotated[
-    str | None, Parameter(description="Comma-separated series names; all if absent.")
+    str | None, QueryParameter(description="Comma-separated series names; all if absent.")
 ]
 From = Annotated[
     datetime | None, QueryParameter(name="from", description="RFC 3339; default to - 1h")
 ]
-To = Annotated[datetime | None, Parameter(description="RFC 3339; default now")]
+To = Annotated[datetime | None, QueryParameter(description="RFC 3339; default now")]
 Step = Annotated[
     str | None,
-    Parameter(
+    QueryParameter(
         description="Seconds, or 30s / 5m / 1h; at least span/1000 and the collection interval"
     ),
 ]
@@ -48,10 +49,10 @@ class MetricsController(Controller):
     )
     async def stream_metrics(
         self,
-        cluster: str,
-        stream: str,
-        org_context: OrgContext,
-        backends: Backends,
+        cluster: FromPath[str],
+        stream: FromPath[str],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
         series: Series = None,
         from_: From = None,
         to: To = None,
@@ -76,11 +77,11 @@ class MetricsController(Controller):
     )
     async def consumer_metrics(
         self,
-        cluster: str,
-        stream: str,
-        consumer: str,
-        org_context: OrgContext,
-        backends: Backends,
+        cluster: FromPath[str],
+        stream: FromPath[str],
+        consumer: FromPath[str],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
         series: Series = None,
         from_: From = None,
         to: To = None,
@@ -109,7 +110,9 @@ class MetricsController(Controller):
     sync_to_thread=True,
     media_type="text/plain; version=0.0.4; charset=utf-8",
 )
-def prometheus_metrics(request: Request[Any, Any, Any], backends: Backends) -> Response[bytes]:
+def prometheus_metrics(
+    request: Request[Any, Any, Any], backends: NamedDependency[Backends]
+) -> Response[bytes]:
     """Public unless JETDECK_METRICS_TOKEN is set; then `Authorization: Bearer <token>`."""
     token = backends.settings.metrics.token
     if token:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from services.access import Access, access
 from services.api.auth import OrgContext, Principal
@@ -18,17 +20,27 @@ class OrgController(Controller):
     tags = ["organizations"]
 
     @post("/", opt=access(Access.AUTHENTICATED, audit="org.create", users_only=True))
-    async def create_org(self, data: OrgIn, principal: Principal, backends: Backends) -> OrgOut:
+    async def create_org(
+        self,
+        data: JSONBody[OrgIn],
+        principal: NamedDependency[Principal],
+        backends: NamedDependency[Backends],
+    ) -> OrgOut:
         return await orgs.create_org(
             database(backends), data.slug, data.name, user_id_of(principal)
         )
 
     @get("/{org:str}", opt=access(Access.VIEWER))
-    async def get_org(self, org_context: OrgContext, backends: Backends) -> OrgOut:
+    async def get_org(
+        self, org_context: NamedDependency[OrgContext], backends: NamedDependency[Backends]
+    ) -> OrgOut:
         return await orgs.get_org(database(backends), org_context)
 
     @patch("/{org:str}", opt=access(Access.OWNER, audit="org.update"))
     async def update_org(
-        self, data: OrgPatch, org_context: OrgContext, backends: Backends
+        self,
+        data: JSONBody[OrgPatch],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
     ) -> OrgOut:
         return await orgs.rename_org(backends, org_context, data.name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from services.access import Access, access
@@ -19,12 +19,15 @@ from shared.streams import services
 from shared.streams.names import check_names
 from shared.streams.schemas import Purged, PurgeIn, SortKey, StreamInfo, StreamSummary
 
-Limit = Annotated[int, Parameter(ge=1, le=1000)]
-Offset = Annotated[int, Parameter(ge=0)]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
+Offset = Annotated[int, QueryParameter(ge=0)]
 
 
 async def provide_nats(
-    request: Request[Any, Any, Any], cluster: str, org_context: OrgContext, backends: Backends
+    request: Request[Any, Any, Any],
+    cluster: FromPath[str],
+    org_context: NamedDependency[OrgContext],
+    backends: NamedDependency[Backends],
 ) -> ClusterClient:
     """The cluster named in the path, connected; stream and consumer names checked first."""
     params = request.path_params
@@ -43,9 +46,9 @@ class StreamController(Controller):
     @get("/", opt=access(Access.VIEWER))
     async def list_streams(
         self,
-        nats: ClusterClient,
-        search: str | None = None,
-        sort: SortKey = "name",
+        nats: NamedDependency[ClusterClient],
+        search: FromQuery[str | None] = None,
+        sort: FromQuery[SortKey] = "name",
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[StreamSummary]:
@@ -55,23 +58,33 @@ class StreamController(Controller):
         return Page(items=items, total=total)
 
     @post("/", opt=access(Access.EDITOR, audit="stream.create"))
-    async def create_stream(self, data: dict[str, Any], nats: ClusterClient) -> StreamInfo:
+    async def create_stream(
+        self, data: JSONBody[dict[str, Any]], nats: NamedDependency[ClusterClient]
+    ) -> StreamInfo:
         return await services.create_stream(nats, data)
 
     @get("/{stream:str}", opt=access(Access.VIEWER))
-    async def get_stream(self, stream: str, nats: ClusterClient) -> StreamInfo:
+    async def get_stream(
+        self, stream: FromPath[str], nats: NamedDependency[ClusterClient]
+    ) -> StreamInfo:
         return await services.get_stream(nats, stream)
 
     @put("/{stream:str}", opt=access(Access.EDITOR, audit="stream.update"))
     async def update_stream(
-        self, stream: str, data: dict[str, Any], nats: ClusterClient, dry_run: bool = False
+        self,
+        stream: FromPath[str],
+        data: JSONBody[dict[str, Any]],
+        nats: NamedDependency[ClusterClient],
+        dry_run: FromQuery[bool] = False,
     ) -> dict[str, Any]:
         return services.update_body(
             await services.update_stream(nats, stream, data, dry_run=dry_run)
         )
 
     @delete("/{stream:str}", opt=access(Access.EDITOR, audit="stream.delete"))
-    async def delete_stream(self, stream: str, nats: ClusterClient) -> None:
+    async def delete_stream(
+        self, stream: FromPath[str], nats: NamedDependency[ClusterClient]
+    ) -> None:
         await services.delete_stream(nats, stream)
 
     @post(
@@ -79,5 +92,7 @@ class StreamController(Controller):
         status_code=HTTP_200_OK,
         opt=access(Access.EDITOR, audit="stream.purge"),
     )
-    async def purge_stream(self, stream: str, data: PurgeIn, nats: ClusterClient) -> Purged:
+    async def purge_stream(
+        self, stream: FromPath[str], data: JSONBody[PurgeIn], nats: NamedDependency[ClusterClient]
+    ) -> Purged:
         return Purged(purged=await services.purge_stream(nats, stream, data))

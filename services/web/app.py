@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Router, get
+from litestar.di import NamedDependency
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
@@ -24,7 +25,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 @get("/", opt=access(Access.PUBLIC), include_in_schema=False)
-async def home(request: Request[Any, Any, Any], backends: Backends) -> Template:
+async def home(request: Request[Any, Any, Any], backends: NamedDependency[Backends]) -> Template:
     checks = await backends.readiness()
     heartbeat = await last_worker_heartbeat(backends.redis) if backends.redis else None
     return page(
@@ -38,7 +39,9 @@ async def home(request: Request[Any, Any, Any], backends: Backends) -> Template:
 
 
 @get("/account", opt=access(Access.AUTHENTICATED, users_only=True), include_in_schema=False)
-async def account(principal: Principal, backends: Backends) -> Template:
+async def account(
+    principal: NamedDependency[Principal], backends: NamedDependency[Backends]
+) -> Template:
     """Who you are and your organizations: the same service as `GET /api/v1/auth/me`."""
     me = await orgs.me(database(backends), user_id_of(principal))
     return page("account.html", backends, principal, me=me)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect
 
@@ -95,7 +96,7 @@ def _form_page(
 @get("/login", opt=access(Access.PUBLIC), include_in_schema=False)
 async def login_form(
     request: Request[Any, Any, Any],
-    backends: Backends,
+    backends: NamedDependency[Backends],
     next_url: Annotated[str | None, QueryParameter(name="next")] = None,
 ) -> Response[Any]:
     if await session_user(request, backends) is not None:
@@ -104,7 +105,9 @@ async def login_form(
 
 
 @post("/login", opt=access(Access.PUBLIC, audit_exempt=NOT_AUDITED), include_in_schema=False)
-async def login(request: Request[Any, Any, Any], backends: Backends) -> Response[Any]:
+async def login(
+    request: Request[Any, Any, Any], backends: NamedDependency[Backends]
+) -> Response[Any]:
     form = await request.form()
     email, password = str(form.get("email") or "").strip(), str(form.get("password") or "")
     next_url = safe_next(form.get("next") or request.query_params.get("next"))
@@ -158,7 +161,9 @@ async def login(request: Request[Any, Any, Any], backends: Backends) -> Response
     include_in_schema=False,
 )
 async def logout(
-    request: Request[Any, Any, Any], principal: Principal, backends: Backends
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    backends: NamedDependency[Backends],
 ) -> Response[Any]:
     """Ends the session the cookie names (the access middleware has checked its CSRF token).
     A bearer-authenticated caller has no web session: API clients sign out at
