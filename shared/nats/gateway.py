@@ -98,6 +98,13 @@ class ClusterClient:
         self._batch_lock = asyncio.Lock()
         self._token = 0
 
+    def _closed(self) -> errors.Unavailable:
+        return errors.Unavailable(
+            f"The connection to cluster {self.label!r} is closed",
+            code="cluster_unreachable",
+            extra={"cluster": self.label},
+        )
+
     def _unavailable_for_timeout(self, wait: float) -> errors.Unavailable:
         return errors.Unavailable(
             f"Cluster {self.label!r} did not answer within {wait:g}s",
@@ -219,11 +226,7 @@ class ClusterClient:
             else:
                 await self.nc.publish(subject, payload, reply=reply)
         except nats.errors.ConnectionClosedError:
-            raise errors.Unavailable(
-                f"The connection to cluster {self.label!r} is closed",
-                code="cluster_unreachable",
-                extra={"cluster": self.label},
-            ) from None
+            raise self._closed() from None
 
     async def request_with_headers(
         self,
@@ -269,11 +272,7 @@ class ClusterClient:
         except (TimeoutError, NatsTimeout):
             raise self._unavailable_for_timeout(wait) from None
         except nats.errors.ConnectionClosedError:
-            raise errors.Unavailable(
-                f"The connection to cluster {self.label!r} is closed",
-                code="cluster_unreachable",
-                extra={"cluster": self.label},
-            ) from None
+            raise self._closed() from None
 
     async def js(
         self,
