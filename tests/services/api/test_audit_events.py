@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from litestar import Litestar, post
+from litestar.di import NamedDependency
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -21,12 +22,12 @@ EVENTS = "/api/v1/orgs/acme/audit-events"
 
 
 @post("/orgs/{org:str}/probe", opt=access(Access.EDITOR, audit="probe.touch"))
-async def probe_recording_nothing(org_context: OrgContext) -> dict[str, str]:
+async def probe_recording_nothing(org_context: NamedDependency[OrgContext]) -> dict[str, str]:
     return {"ok": "yes"}
 
 
 @post("/orgs/{org:str}/probe-change", opt=access(Access.EDITOR, audit="probe.configure"))
-async def probe_recording_a_secret(org_context: OrgContext) -> dict[str, str]:
+async def probe_recording_a_secret(org_context: NamedDependency[OrgContext]) -> dict[str, str]:
     record_change(
         "cluster:prod",
         {"name": "prod", "auth": {"password": "old-secret-1"}},
@@ -36,7 +37,7 @@ async def probe_recording_a_secret(org_context: OrgContext) -> dict[str, str]:
 
 
 @post("/orgs/{org:str}/probe-fail", opt=access(Access.EDITOR, audit="probe.fail"))
-async def probe_failing(org_context: OrgContext) -> None:
+async def probe_failing(org_context: NamedDependency[OrgContext]) -> None:
     from shared.errors import Conflict
 
     record_change("thing:x", None, {"a": 1})
@@ -44,7 +45,7 @@ async def probe_failing(org_context: OrgContext) -> None:
 
 
 @post("/orgs/{org:str}/probe-unrecordable", opt=access(Access.EDITOR, audit="probe.odd"))
-async def probe_unrecordable(org_context: OrgContext) -> dict[str, str]:
+async def probe_unrecordable(org_context: NamedDependency[OrgContext]) -> dict[str, str]:
     record_change("thing:odd", None, {"value": object()})  # cannot be stored as JSON
     return {"ok": "yes"}
 
