@@ -3,10 +3,12 @@
 A row goes only once no request could tell it from a missing one, and a safety margin
 later (at least an hour, and never less than an access token's lifetime):
 
-- refresh tokens, a login's whole family at once, once the family's newest token has expired.
-  Reuse detection needs a used token to be recognised while it could still be presented; an
-  expired token is refused before it is checked for reuse, so once the newest has expired no
-  token of the login can revoke anything, and a purged one is simply unknown (401);
+- refresh tokens, a login's whole family at once, once the family's newest token has expired;
+  and, in a login that lives on, each used token once it has expired itself. Reuse detection
+  needs a used token to be recognised while it could still be presented; an expired token is
+  refused before it is checked for reuse, so an expired token can revoke nothing, and a
+  purged one is simply unknown (401). A login that refreshes every 15 minutes for months thus
+  keeps only the tokens of its last refresh-token lifetime;
 - web sessions that have expired;
 - invitations that were accepted or have expired (accepting either already answers 404);
 - logins left with neither refresh tokens nor web sessions, so their access tokens, expired
@@ -21,7 +23,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
 
 from shared.accounts.models import Invitation, Login, RefreshToken, WebSession
 from shared.accounts.sessions import database
@@ -52,7 +54,12 @@ async def purge_expired(
         "refresh_tokens": await _in_batches(
             backends,
             RefreshToken,
-            select(RefreshToken.id).where(RefreshToken.login_id.in_(dead_families)),
+            select(RefreshToken.id).where(
+                or_(
+                    RefreshToken.login_id.in_(dead_families),
+                    and_(RefreshToken.used_at.is_not(None), RefreshToken.expires_at <= cutoff),
+                )
+            ),
             batch_size,
         ),
         "web_sessions": await _in_batches(

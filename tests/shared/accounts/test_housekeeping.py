@@ -98,7 +98,8 @@ async def test_a_used_refresh_token_of_a_live_login_stays_so_reusing_it_still_re
     first = await _sign_in(accounts)
     second = await sessions.refresh(accounts.backends, first.refresh_token)
     login_id = await _login_of(accounts, first.refresh_token)
-    # Used and long expired, but its login's newest token is still valid.
+    # Used and long expired, but its login's newest token is still valid: the expired one
+    # goes (it can revoke nothing any more), the used one still inside its lifetime stays.
     async with accounts.db.session() as session:
         await session.execute(
             update(RefreshToken)
@@ -112,9 +113,12 @@ async def test_a_used_refresh_token_of_a_live_login_stays_so_reusing_it_still_re
 
     counts = await purge_expired(accounts.backends)
 
-    assert counts["refresh_tokens"] == 0
+    assert counts["refresh_tokens"] == 1
     assert counts["logins"] == 0
-    assert await _count(accounts, RefreshToken, RefreshToken.login_id == login_id) == 3
+    assert await _count(accounts, RefreshToken, RefreshToken.login_id == login_id) == 2
+    with pytest.raises(NotAuthenticated) as unknown:
+        await sessions.refresh(accounts.backends, first.refresh_token)
+    assert unknown.value.code != "refresh_token_reused"
     with pytest.raises(NotAuthenticated) as reused:
         await sessions.refresh(accounts.backends, second.refresh_token)
     assert reused.value.code == "refresh_token_reused"
