@@ -3,7 +3,6 @@ secrets are set (`password_set`)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +10,6 @@ from typing import Annotated, Any, Literal
 
 import jwt
 import msgspec
-import nkeys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import (
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from shared.accounts.schemas import Slug
 from shared.errors import Invalid
+from shared.nats.connection import CredentialsError, split_creds, user_keypair
 
 AuthType = Literal["none", "user_password", "token", "nkey", "creds"]
 ServerUrl = Annotated[str, msgspec.Meta(pattern=r"^(nats|tls|ws|wss)://\S+$", max_length=500)]
@@ -145,52 +144,29 @@ class Overview:
 # Secrets are checked when a cluster is registered or changed, so a malformed one is a 400
 # naming its field then, not a failed `…/test` later. A message never repeats the secret.
 
-# The blocks of a `.creds` file as `nsc` writes them (nats-py reads the same markers).
-_CREDS_BLOCK = r"-{3,}BEGIN %s-{3,}\s*(\S+)\s*-{3,}END %s-{3,}"
-_CREDS_JWT = re.compile(_CREDS_BLOCK % ("NATS USER JWT", "NATS USER JWT"))
-_CREDS_SEED = re.compile(_CREDS_BLOCK % ("USER NKEY SEED", "USER NKEY SEED"))
-
 
 def _refuse(field: str, problem: str, code: str) -> Invalid:
     return Invalid(f"{field}: {problem}", code=code, extra={"field": field})
 
 
-def _user_keypair(seed: str, field: str, what: str) -> Any:
-    """The key pair of a user nkey seed (`SU…`); refused unless nkeys decodes it and its
-    checksum holds (nkeys' decoder alone skips the checksum: re-encode and compare)."""
-    encoded = seed.strip().encode()
-    try:
-        role, raw = nkeys.decode_seed(encoded)
-        if nkeys.encode_seed(raw, role) != encoded:
-            raise nkeys.ErrInvalidSeed()
-        if role != nkeys.PREFIX_BYTE_USER:
-            raise _refuse(field, f"{what} is not a user nkey seed (SU…)", "invalid_auth")
-        return nkeys.from_seed(encoded)
-    except (nkeys.NkeysError, ValueError):
-        raise _refuse(field, f"{what} is not a valid nkey seed", "invalid_auth") from None
-
-
 def check_auth(auth: AuthIn, field: str) -> None:
     """Refuse a given nkey seed or creds file that could not sign in (`field` is `auth` or
     `system_auth`). Only what the auth type uses is checked."""
-    if auth.type == "nkey" and auth.seed:
-        _user_keypair(auth.seed, f"{field}.seed", "the seed")
-    elif auth.type == "creds" and auth.creds:
-        name = f"{field}.creds"
-        user_jwt, seed = _CREDS_JWT.search(auth.creds), _CREDS_SEED.search(auth.creds)
-        if user_jwt is None or seed is None:
-            raise _refuse(
-                name, "the creds file has no user JWT or no user nkey seed block", "invalid_auth"
-            )
-        keypair = _user_keypair(seed.group(1), name, "the creds file's seed")
-        try:
-            claims = jwt.decode(user_jwt.group(1), options={"verify_signature": False})
-        except jwt.InvalidTokenError:
-            raise _refuse(name, "the creds file's JWT is not a valid JWT", "invalid_auth") from None
-        if claims.get("sub") != keypair.public_key.decode():
-            raise _refuse(
-                name, "the creds file's seed is not the key of its user JWT", "invalid_auth"
-            )
+    name = f"{field}.seed" if auth.type == "nkey" else f"{field}.creds"
+    try:
+        if auth.type == "nkey" and auth.seed:
+            user_keypair(auth.seed, "the seed")
+        elif auth.type == "creds" and auth.creds:
+            user_jwt, seed = split_creds(auth.creds)
+            keypair = user_keypair(seed, "the creds file's seed")
+            try:
+                claims = jwt.decode(user_jwt, options={"verify_signature": False})
+            except jwt.InvalidTokenError:
+                raise CredentialsError("the creds file's JWT is not a valid JWT") from None
+            if claims.get("sub") != keypair.public_key.decode():
+                raise CredentialsError("the creds file's seed is not the key of its user JWT")
+    except CredentialsError as exc:
+        raise _refuse(name, str(exc), "invalid_auth") from None
 
 
 def _certificates(pem: str, field: str) -> list[x509.Certificate]:

@@ -12,22 +12,41 @@ from typing import Any, Literal
 
 AuthKind = Literal["none", "user_password", "token", "nkey", "creds"]
 
-_CREDS_JWT = re.compile(r"-{3,}BEGIN NATS USER JWT-{3,}\s*(\S+)\s*-{3,}END NATS USER JWT-{3,}")
-_CREDS_SEED = re.compile(r"-{3,}BEGIN USER NKEY SEED-{3,}\s*(\S+)\s*-{3,}END USER NKEY SEED-{3,}")
+# The blocks of a `.creds` file as `nsc` writes them (nats-py reads the same markers).
+_CREDS_BLOCK = r"-{3,}BEGIN %s-{3,}\s*(\S+)\s*-{3,}END %s-{3,}"
+_CREDS_JWT = re.compile(_CREDS_BLOCK % ("NATS USER JWT", "NATS USER JWT"))
+_CREDS_SEED = re.compile(_CREDS_BLOCK % ("USER NKEY SEED", "USER NKEY SEED"))
 
 
 class CredentialsError(ValueError):
     """The credentials cannot be used as given (a malformed seed or creds file): nothing was
-    sent to the server."""
+    sent to the server. The message names what is wrong, never the secret."""
 
 
-def _check_seed(seed: str, what: str) -> None:
+def user_keypair(seed: str, what: str = "the nkey seed") -> Any:
+    """The nkeys key pair of a user seed (`SU…`). nkeys' decoder alone skips the checksum, so
+    the seed is re-encoded and compared."""
     import nkeys
 
+    encoded = seed.strip().encode()
     try:
-        nkeys.from_seed(seed.strip().encode())
-    except Exception:
+        role, raw = nkeys.decode_seed(encoded)
+        if nkeys.encode_seed(raw, role) != encoded:
+            raise nkeys.ErrInvalidSeed()
+        keypair = nkeys.from_seed(encoded)
+    except (nkeys.NkeysError, ValueError):
         raise CredentialsError(f"{what} is not a valid nkey seed") from None
+    if role != nkeys.PREFIX_BYTE_USER:
+        raise CredentialsError(f"{what} is not a user nkey seed (SU…)")
+    return keypair
+
+
+def split_creds(creds: str) -> tuple[str, str]:
+    """The user JWT and the seed of a `.creds` file's content."""
+    jwt, seed = _CREDS_JWT.search(creds), _CREDS_SEED.search(creds)
+    if jwt is None or seed is None:
+        raise CredentialsError("the creds file has no user JWT or no user nkey seed block")
+    return jwt.group(1), seed.group(1)
 
 
 @dataclass(frozen=True)
@@ -88,21 +107,18 @@ class ConnectionSpec:
         elif auth.kind == "token":
             options.update(token=auth.token)
         elif auth.kind == "nkey":
-            _check_seed(auth.nkey_seed or "", "the nkey seed")
+            user_keypair(auth.nkey_seed or "")
             options.update(nkeys_seed_str=auth.nkey_seed)
         elif auth.kind == "creds":
             # nats-py reads a creds file line by line when connecting: without a JWT block it
             # loops forever (blocking the event loop), without a seed block it fails with a
             # TypeError, and CRLF line ends or a missing last newline corrupt what it reads.
             # So check both blocks here and hand it the canonical layout.
-            creds = auth.creds or ""
-            jwt, seed = _CREDS_JWT.search(creds), _CREDS_SEED.search(creds)
-            if jwt is None or seed is None:
-                raise CredentialsError("the creds file has no user JWT or no user nkey seed block")
-            _check_seed(seed.group(1), "the creds file's seed")
+            jwt, seed = split_creds(auth.creds or "")
+            user_keypair(seed, "the creds file's seed")
             creds = (
-                f"-----BEGIN NATS USER JWT-----\n{jwt.group(1)}\n------END NATS USER JWT------\n\n"
-                f"-----BEGIN USER NKEY SEED-----\n{seed.group(1)}\n------END USER NKEY SEED------\n"
+                f"-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n"
+                f"-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"
             )
             options.update(user_credentials=RawCredentials(creds))
         if self.tls is not None:
