@@ -20,6 +20,7 @@ from services.cli import PARSER_HOOKS, command
 from shared.accounts.models import Organization
 from shared.accounts.principals import OrgContext, Principal
 from shared.accounts.roles import Role
+from shared.audit.trail import audited, operator_actor
 from shared.backends import Backends
 from shared.clusters.schemas import ContextImport
 from shared.clusters.services import import_context
@@ -72,7 +73,8 @@ async def _import(data: ContextImport, org_slug: str) -> str:
             raise SystemExit(f"jetdeck: no organization {org_slug!r}")
         principal = Principal(kind="user", id=org.id, label="cli", user_id=None)
         ctx = OrgContext(org.id, org.slug, Role.ADMIN, principal, org.name)
-        out = await import_context(backends, ctx, data)
+        async with audited(backends.database, "cluster.import", operator_actor(), org_ids=[org.id]):
+            out = await import_context(backends, ctx, data)
         return f"registered cluster {out.name!r} ({', '.join(out.servers)}) in {org_slug}"
     finally:
         await backends.close()

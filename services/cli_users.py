@@ -31,6 +31,8 @@ from shared.accounts.users import (
     hash_password_off_loop,
     normalize_email,
 )
+from shared.audit import record_change, record_org
+from shared.audit.trail import audited, operator_actor
 from shared.backends import Backends
 from shared.config import get_settings
 from shared.db import Database
@@ -102,6 +104,8 @@ async def create_member(
             await add_org(session, org_slug, org_slug, user.id)
             return True
         session.add(Membership(org_id=org.id, user_id=user.id, role=role))
+        record_org(org.id)
+        record_change(f"member:{user.id}", None, {"user_id": str(user.id), "role": str(role)})
     return False
 
 
@@ -115,18 +119,26 @@ def cmd_users(args: argparse.Namespace) -> int:
         try:
             if args.users_command == "create":
                 password = _read_password(args)
-                org_created = await create_member(
-                    db, args.email, password, args.name, args.org, Role(args.role)
-                )
+                async with audited(db, "user.create", operator_actor()):
+                    org_created = await create_member(
+                        db, args.email, password, args.name, args.org, Role(args.role)
+                    )
                 made = f" (organization {args.org} created)" if org_created else ""
                 return f"Created {args.email}, {args.role} of {args.org}{made}."
             async with db.session() as session:
                 user = await find_user_by_email(session, args.email)
-            if user is None:
-                raise SystemExit(f"jetdeck: no user with the email {args.email}")
+                if user is None:
+                    raise SystemExit(f"jetdeck: no user with the email {args.email}")
+                org_ids = list(
+                    await session.scalars(
+                        select(Membership.org_id).where(Membership.user_id == user.id)
+                    )
+                )
             backends = Backends.open(settings)
             try:
-                await deactivate_user(backends, user.id)
+                # On the trail of every organization the user belongs to.
+                async with audited(db, "user.deactivate", operator_actor(), org_ids=org_ids):
+                    await deactivate_user(backends, user.id)
             finally:
                 await backends.close()
             return f"Deactivated {user.email}; every login of theirs has ended."

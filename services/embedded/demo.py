@@ -29,6 +29,8 @@ from sqlalchemy import select
 from shared.accounts.models import Organization
 from shared.accounts.principals import OrgContext, Principal
 from shared.accounts.roles import Role
+from shared.audit.changes import Actor
+from shared.audit.trail import audited
 from shared.backends import Backends
 from shared.clusters.models import Cluster
 from shared.clusters.schemas import AuthIn, ClusterIn
@@ -195,21 +197,30 @@ async def _register_demo(backends: Backends, credentials: dict[str, Any]) -> str
             return None
     principal = Principal(kind="user", id=org.id, label="jetdeck up", user_id=None)
     ctx = OrgContext(org.id, org.slug, Role.ADMIN, principal, org.name)
-    await register_cluster(
-        backends,
-        ctx,
-        ClusterIn(
-            name="demo",
-            servers=list(credentials["servers"]),
-            environment="demo",
-            auth=AuthIn(
-                type="user_password", username=credentials["user"], password=credentials["password"]
+    async with audited(
+        backends.database,
+        "cluster.create",
+        Actor("system", None, "jetdeck up"),
+        org_ids=[org.id],
+        user_agent="jetdeck up",
+    ):
+        await register_cluster(
+            backends,
+            ctx,
+            ClusterIn(
+                name="demo",
+                servers=list(credentials["servers"]),
+                environment="demo",
+                auth=AuthIn(
+                    type="user_password",
+                    username=credentials["user"],
+                    password=credentials["password"],
+                ),
+                system_auth=AuthIn(
+                    type="user_password",
+                    username=credentials["system_user"],
+                    password=credentials["system_password"],
+                ),
             ),
-            system_auth=AuthIn(
-                type="user_password",
-                username=credentials["system_user"],
-                password=credentials["system_password"],
-            ),
-        ),
-    )
+        )
     return str(org.slug)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.accounts.authcache import access_withdrawn
 from shared.accounts.models import Login, User
 from shared.accounts.passwords import check_password_rules, hash_password
+from shared.audit import record_change
 from shared.backends import Backends
 from shared.db import Database
 from shared.db.base import utcnow
@@ -50,6 +51,7 @@ async def add_user(session: AsyncSession, email: str, password_hash: str, name: 
         await session.flush()
     except IntegrityError as exc:  # a concurrent creation won the race
         raise Conflict("A user with this email already exists.", code="user_exists") from exc
+    record_change(f"user:{user.id}", None, {"email": user.email, "name": user.name})
     return user
 
 
@@ -67,8 +69,10 @@ async def deactivate_user(backends: Backends, user_id: uuid.UUID) -> None:
         user = await session.get(User, user_id)
         if user is None:
             raise NotFound("No such user.", code="user_not_found")
+        was_active = user.is_active
         user.is_active = False
         user.deactivated_at = utcnow()
+        record_change(f"user:{user.id}", {"active": was_active}, {"active": False})
         await session.execute(
             update(Login)
             .where(Login.user_id == user_id, Login.revoked_at.is_(None))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +51,35 @@ async def write_scope(
                     diff=diff(change.before, change.after) if change else {},
                 )
             )
+
+
+def operator_actor(tool: str = "cli") -> Actor:
+    """Whoever runs a `jetdeck` command on the host: the OS user, as the audit trail's actor."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        who = f"uid {os.getuid()}"
+    return Actor("system", None, f"{tool}:{who}")
+
+
+@asynccontextmanager
+async def audited(
+    db: Database,
+    action: str,
+    actor: Actor,
+    *,
+    org_ids: Iterable[uuid.UUID] = (),
+    user_agent: str = "jetdeck-cli",
+) -> AsyncIterator[AuditScope]:
+    """The front door for a mutation made outside the API (a CLI command, `jetdeck up`): the
+    changes the services record inside are written once it succeeds, like a route's. The
+    entry goes to each of `org_ids` (a user's deactivation concerns every organization they
+    belong to), else to the organization the service named."""
+    with AuditScope() as scope:
+        yield scope
+    facts = RequestFacts(action, None, user_agent)
+    for org_id in list(org_ids) or [scope.org_id]:
+        await write_scope(db, scope, actor, org_id, facts)
 
 
 async def list_events(

@@ -150,7 +150,11 @@ async def test_accepting_an_invitation_is_recorded_as_the_newcomer(client, auth_
         f"/api/v1/invitations/{token}/accept", json={"name": "New", "password": "a long password"}
     )
     events = (await client.get(EVENTS + "?action=invitation.accept", headers=admin)).json()
-    assert [e["actor"]["label"] for e in events["items"]] == ["new@example.com"]
+    # The new user's account and membership, both by the newcomer.
+    assert [e["actor"]["label"] for e in events["items"]] == ["new@example.com"] * 2
+    assert sorted(e["target"].split(":")[0] for e in events["items"]) == ["member", "user"]
+    created = next(e for e in events["items"] if e["target"].startswith("user:"))
+    assert created["diff"]["after"] == {"email": "new@example.com", "name": "New"}
 
 
 async def test_audit_events_filter_by_actor_action_and_time_and_page(

@@ -146,3 +146,58 @@ async def test_users_create_refuses_a_new_organization_whose_first_member_is_not
     )
     assert owner.returncode == 0, owner.stderr
     assert "organization new created" in owner.stdout
+
+
+async def test_cli_changes_are_on_the_audit_trail_of_every_organization_they_touch(
+    client, database_url: str
+) -> None:
+    def create(email: str, org: str, role: str) -> int:
+        return _jetdeck(
+            database_url,
+            *("users", "create", "--email", email, "--password-stdin"),
+            *("--org", org, "--role", role),
+            stdin=PASSWORD + "\n",
+        ).returncode
+
+    assert await asyncio.to_thread(create, "root@example.com", "first", "owner") == 0
+    assert await asyncio.to_thread(create, "root2@example.com", "second", "owner") == 0
+    assert await asyncio.to_thread(create, "bob@example.com", "first", "viewer") == 0
+    # bob exists: refused, and a refused command leaves nothing on any trail.
+    assert await asyncio.to_thread(create, "bob@example.com", "second", "viewer") == 1
+    deactivated = await asyncio.to_thread(
+        _jetdeck, database_url, "users", "deactivate", "--email", "bob@example.com"
+    )
+    assert deactivated.returncode == 0, deactivated.stderr
+
+    async def trail(email: str, org: str) -> list[dict]:
+        login = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        events = await client.get(
+            f"/api/v1/orgs/{org}/audit-events",
+            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
+        assert events.status_code == 200, events.text
+        return events.json()["items"]
+
+    first = await trail("root@example.com", "first")
+    second = await trail("root2@example.com", "second")
+
+    assert {e["actor"]["type"] for e in first} == {"system"}
+    assert all(e["actor"]["label"].startswith("cli:") for e in first)
+    actions = sorted((e["action"], e["target"].split(":")[0]) for e in first)
+    assert actions == [
+        ("user.create", "member"),  # root, the new organization's owner
+        ("user.create", "member"),  # bob, a viewer of the existing organization
+        ("user.create", "org"),
+        ("user.create", "user"),
+        ("user.create", "user"),
+        ("user.deactivate", "user"),
+    ]
+    bob_created = next(
+        e for e in first if e["action"] == "user.create" and "bob@" in str(e["diff"])
+    )
+    assert bob_created["diff"]["after"]["email"] == "bob@example.com"
+    deactivation = next(e for e in first if e["action"] == "user.deactivate")
+    assert deactivation["diff"]["after"] == {"active": False}
+    # bob was no member of `second` (his creation there was refused): not on its trail.
+    assert sorted(e["action"] for e in second) == ["user.create"] * 3
+    assert PASSWORD not in str(first) + str(second)

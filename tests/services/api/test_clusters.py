@@ -214,6 +214,12 @@ async def test_jetdeck_clusters_import_reads_a_context_file(
     async with accounts.db.session() as session:
         names = (await session.execute(text("SELECT name FROM clusters"))).scalars().all()
     assert names == ["local"]
+    async with accounts.db.session() as session:
+        trail = (
+            await session.execute(text("SELECT actor_type, actor_label, action FROM audit_events"))
+        ).all()
+    assert [(t, action) for t, _, action in trail] == [("system", "cluster.import")]
+    assert trail[0][1].startswith("cli:")
 
 
 async def test_a_cluster_that_stops_answering_is_503_naming_it(

@@ -27,3 +27,10 @@ async def test_the_first_organization_gets_the_demo_cluster_once(
     admin = await auth_headers("admin")
     tested = await client.post("/api/v1/orgs/acme/clusters/demo/test", headers=admin)
     assert tested.json()["ok"] is True
+    trail = await client.get(
+        "/api/v1/orgs/acme/audit-events", headers=admin, params={"action": "cluster.*"}
+    )
+    assert [(e["actor"], e["action"], e["target"]) for e in trail.json()["items"]] == [
+        ({"type": "system", "id": None, "label": "jetdeck up"}, "cluster.create", "cluster:demo")
+    ]
+    assert credentials(nats_cluster)["password"] not in trail.text
