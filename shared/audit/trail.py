@@ -78,7 +78,8 @@ async def audited(
     with AuditScope() as scope:
         yield scope
     facts = RequestFacts(action, None, user_agent)
-    for org_id in list(org_ids) or [scope.org_id]:
+    targets: list[uuid.UUID | None] = [*org_ids] or [scope.org_id]
+    for org_id in targets:
         await write_scope(db, scope, actor, org_id, facts)
 
 
