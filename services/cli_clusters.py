@@ -18,8 +18,7 @@ from sqlalchemy import select
 
 from services.cli import PARSER_HOOKS, command
 from shared.accounts.models import Organization
-from shared.accounts.principals import OrgContext, Principal
-from shared.accounts.roles import Role
+from shared.accounts.principals import operator_context
 from shared.audit.trail import audited, operator_actor
 from shared.backends import Backends
 from shared.clusters.schemas import ContextImport
@@ -71,8 +70,7 @@ async def _import(data: ContextImport, org_slug: str) -> str:
             org = await session.scalar(select(Organization).where(Organization.slug == org_slug))
         if org is None:
             raise SystemExit(f"jetdeck: no organization {org_slug!r}")
-        principal = Principal(kind="user", id=org.id, label="cli", user_id=None)
-        ctx = OrgContext(org.id, org.slug, Role.ADMIN, principal, org.name)
+        ctx = operator_context(org.id, org.slug, org.name, "cli")
         async with audited(backends.database, "cluster.import", operator_actor(), org_ids=[org.id]):
             out = await import_context(backends, ctx, data)
         return f"registered cluster {out.name!r} ({', '.join(out.servers)}) in {org_slug}"

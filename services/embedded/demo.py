@@ -27,8 +27,7 @@ from nats.js.errors import BadRequestError
 from sqlalchemy import select
 
 from shared.accounts.models import Organization
-from shared.accounts.principals import OrgContext, Principal
-from shared.accounts.roles import Role
+from shared.accounts.principals import operator_context
 from shared.audit.changes import Actor
 from shared.audit.trail import audited
 from shared.backends import Backends
@@ -195,8 +194,7 @@ async def _register_demo(backends: Backends, credentials: dict[str, Any]) -> str
             select(Cluster.id).where(Cluster.org_id == org.id, Cluster.name == "demo")
         ):
             return None
-    principal = Principal(kind="user", id=org.id, label="jetdeck up", user_id=None)
-    ctx = OrgContext(org.id, org.slug, Role.ADMIN, principal, org.name)
+    ctx = operator_context(org.id, org.slug, org.name, "jetdeck up")
     async with audited(
         backends.database,
         "cluster.create",

@@ -31,3 +31,11 @@ class OrgContext:
     principal: Principal
     name: str = ""
     created_at: datetime | None = None
+
+
+def operator_context(org_id: uuid.UUID, slug: str, name: str, label: str) -> OrgContext:
+    """For a command run on the host (`jetdeck clusters import`, `jetdeck up`): an admin of the
+    organization. No user or key stands behind it; the audit trail names it through
+    `shared.audit.trail.audited`."""
+    principal = Principal(kind="user", id=org_id, label=label, user_id=None)
+    return OrgContext(org_id, slug, Role.ADMIN, principal, name)
