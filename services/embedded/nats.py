@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.embedded.process import ChildProcess, free_port, wait_for_port
+from services.embedded.process import ChildProcess, free_port
 
 SYSTEM_USER = "sys"
 APP_USER = "jetdeck"
@@ -132,12 +132,7 @@ class NatsDeployment:
             self.start_node(node)
         for node in self.nodes:
             assert node.process is not None
-            wait_for_port(
-                node.port,
-                timeout=timeout,
-                process=node.process.process,
-                name=f"nats-server {node.name}",
-            )
+            node.process.wait_for_port(node.port, timeout=timeout)
         return self
 
     def stop_node(self, node: NatsNode) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from services.embedded.process import ChildProcess, wait_for_port
+from services.embedded.process import ChildProcess
 
 PG_USER = "embedded_postgres"
 
@@ -105,7 +105,7 @@ class EmbeddedPostgres:
             stop_signal=signal.SIGINT,  # "fast" shutdown: roll back clients, checkpoint, exit
             user=self.user,
         ).start()
-        wait_for_port(self.port, timeout=timeout, process=self.process.process, name="postgres")
+        self.process.wait_for_port(self.port, timeout=timeout)
         self._wait_ready(timeout)
         return self
 

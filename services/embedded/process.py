@@ -127,6 +127,15 @@ class ChildProcess:
             self.process.kill()
             self.process.wait(5)
 
+    def wait_for_port(self, port: int, timeout: float = 30.0) -> None:
+        """Until it listens on `port` (127.0.0.1); if it exits or never listens, the error
+        carries the end of its log, which says why."""
+        try:
+            wait_for_port(port, timeout=timeout, process=self.process, name=self.name)
+        except RuntimeError as exc:
+            tail = self.log_tail()
+            raise RuntimeError(f"{exc}; its log ends:\n{tail}" if tail else str(exc)) from None
+
     def log_tail(self, lines: int = 20) -> str:
         if self.log_path is None:
             return ""

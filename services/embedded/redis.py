@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.embedded.process import ChildProcess, wait_for_port
+from services.embedded.process import ChildProcess
 
 
 def redis_server_binary() -> str:
@@ -49,7 +49,7 @@ class EmbeddedRedis:
             ],
             log_path=self.data_dir / "redis.log",
         ).start()
-        wait_for_port(self.port, timeout=timeout, process=self.process.process, name="redis-server")
+        self.process.wait_for_port(self.port, timeout=timeout)
         return self
 
     def stop(self) -> None:

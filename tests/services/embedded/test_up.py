@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +44,16 @@ def _stop_what_a_test_left_running() -> Iterator[None]:
             except subprocess.TimeoutExpired:
                 up.process.kill()
                 up.process.wait(10)
+
+
+@pytest.fixture
+def data() -> Iterator[Path]:
+    """A data dir for `jetdeck up`, outside pytest's temporary root: under root, PostgreSQL
+    runs as an unprivileged user that must traverse every parent directory, and any other
+    pytest session starting on this machine makes that root 0700 again."""
+    root = Path(tempfile.mkdtemp(prefix="jetdeck-up-test-"))
+    yield root / "data"
+    shutil.rmtree(root, ignore_errors=True)
 
 
 class Up:
@@ -96,8 +108,8 @@ def _gone(processes: list[psutil.Process], timeout: float = 15) -> list[psutil.P
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_up_leaves_no_process_behind(tmp_path: Path, sig: int) -> None:
-    up = Up(tmp_path / "data", "--no-demo")
+def test_up_leaves_no_process_behind(data: Path, sig: int) -> None:
+    up = Up(data, "--no-demo")
     up.wait_ready()
     children = up.descendants()
     names = {p.name() for p in children}
@@ -107,19 +119,19 @@ def test_up_leaves_no_process_behind(tmp_path: Path, sig: int) -> None:
     assert "JetDeck is stopping" in up.log.read_text()
 
 
-def test_servers_die_with_jetdeck_even_when_it_is_killed(tmp_path: Path) -> None:
-    up = Up(tmp_path / "data", "--no-demo")
+def test_servers_die_with_jetdeck_even_when_it_is_killed(data: Path) -> None:
+    up = Up(data, "--no-demo")
     up.wait_ready()
     children = up.descendants()
     up.stop(signal.SIGKILL)
     assert _gone(children, timeout=30) == []
 
 
-def test_a_second_up_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
-    first = Up(tmp_path / "data", "--no-demo")
+def test_a_second_up_on_the_same_data_dir_is_refused(data: Path) -> None:
+    first = Up(data, "--no-demo")
     first.wait_ready()
     try:
-        second = Up(tmp_path / "data", "--no-demo")
+        second = Up(data, "--no-demo")
         assert second.process.wait(60) == 2
         assert "already running" in second.log.read_text()
     finally:
@@ -127,9 +139,8 @@ def test_a_second_up_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
 
 
 def test_data_survives_a_restart_and_other_commands_use_the_running_instance(
-    tmp_path: Path,
+    data: Path,
 ) -> None:
-    data = tmp_path / "data"
     first = Up(data)  # with the demo streams
     first.wait_ready()
     created = subprocess.run(
