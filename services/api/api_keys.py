@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody
 
 from services.access import Access, access
 from services.api.auth import OrgContext
-from services.api.members import Limit, Offset
+from services.api.params import Limit, Offset
 from shared.accounts import api_keys
 from shared.accounts.schemas import ApiKeyCreatedOut, ApiKeyIn, ApiKeyOut, Page
 from shared.backends import Backends

@@ -10,7 +10,7 @@ from litestar.params import FromQuery
 
 from services.access import Access, access
 from services.api.auth import OrgContext
-from services.api.members import Limit, Offset
+from services.api.params import Limit, Offset
 from shared.accounts.schemas import AuditEventOut, Page
 from shared.accounts.sessions import database
 from shared.audit.trail import list_events

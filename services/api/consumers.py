@@ -10,7 +10,8 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from services.access import Access, access
-from services.api.streams import NATS_DEPENDENCY, Limit, Offset
+from services.api.params import Limit, Offset
+from services.api.streams import NATS_DEPENDENCY
 from shared.accounts.schemas import Page
 from shared.nats import ClusterClient
 from shared.streams import consumers

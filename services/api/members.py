@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 
 from services.access import Access, access
 from services.api.auth import OrgContext
+from services.api.params import Limit, Offset
 from shared.accounts import members
 from shared.accounts.schemas import (
     AcceptedOut,
@@ -22,9 +23,6 @@ from shared.accounts.schemas import (
     RoleIn,
 )
 from shared.backends import Backends
-
-Offset = Annotated[int, QueryParameter(ge=0)]
-Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
 
 
 class MemberController(Controller):

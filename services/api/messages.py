@@ -13,12 +13,12 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, Stream
 
 from services.access import Access, access
+from services.api.params import Limit
 from services.api.streams import NATS_DEPENDENCY
 from shared.messages import services
 from shared.messages.schemas import Direction, Message, MessagePage, Published, PublishIn
 from shared.nats import ClusterClient
 
-PageLimit = Annotated[int, QueryParameter(ge=1, le=1000)]
 # Optional as `FromQuery[Seq | None]`: Litestar does not see a marker inside a union as the
 # parameter's own.
 Seq = Annotated[int, QueryParameter(ge=1)]
@@ -38,7 +38,7 @@ class MessageController(Controller):
         start_time: FromQuery[str | None] = None,
         subject: FromQuery[str | None] = None,
         direction: FromQuery[Direction] = "forward",
-        limit: PageLimit = 100,
+        limit: Limit = 100,
         q: FromQuery[str | None] = None,
     ) -> MessagePage:
         return await services.browse(

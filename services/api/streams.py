@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from services.access import Access, access
 from services.api.auth import OrgContext
+from services.api.params import Limit, Offset
 from shared.accounts.schemas import Page
 from shared.backends import Backends
 from shared.clusters.services import cluster_client
@@ -18,9 +19,6 @@ from shared.nats import ClusterClient
 from shared.streams import services
 from shared.streams.names import check_names
 from shared.streams.schemas import Purged, PurgeIn, SortKey, StreamInfo, StreamSummary
-
-Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
-Offset = Annotated[int, QueryParameter(ge=0)]
 
 
 async def provide_nats(
