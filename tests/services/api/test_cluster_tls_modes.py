@@ -427,3 +427,37 @@ async def test_an_imported_context_whose_file_is_missing_registers_nothing(
     assert str(missing) in capsys.readouterr().err
     admin = await auth_headers("admin")
     assert (await client.get(ORG_PATH, headers=admin)).json()["total"] == 0
+
+
+@pytest.mark.parametrize("kind", ["tls-first-mutual", "tls-user-password"])
+async def test_an_imported_context_with_tls_files_and_other_settings_connects(
+    client: Any,
+    auth_headers: Any,
+    request: pytest.FixtureRequest,
+    tls_pki: Pki,
+    import_context: Any,
+    tmp_path: Path,
+    kind: str,
+) -> None:
+    (tmp_path / "ca.pem").write_text(tls_pki.ca_pem)
+    context: dict[str, Any] = {**NATSCLI_CONTEXT, "ca": str(tmp_path / "ca.pem")}
+    if kind == "tls-first-mutual":
+        server = request.getfixturevalue("tls_first_server")
+        (tmp_path / "cert.pem").write_text(tls_pki.client_cert_pem)
+        (tmp_path / "key.pem").write_text(tls_pki.client_key_pem)
+        context.update(cert=str(tmp_path / "cert.pem"), key=str(tmp_path / "key.pem"))
+        context["tls_first"] = True
+    else:
+        server = request.getfixturevalue("tls_user_server")
+        context.update(user=server.user, password=server.secret)
+    context["url"] = server.url
+    path = tmp_path / f"{kind}.json"
+    path.write_text(json.dumps(context))
+
+    assert await import_context(path) == 0
+
+    read = (await client.get(f"{ORG_PATH}/{kind}", headers=await auth_headers("admin"))).json()
+    assert read["tls"]["ca_pem"] == tls_pki.ca_pem
+    assert read["tls"]["handshake_first"] is (kind == "tls-first-mutual")
+    result = await _test(client, auth_headers, kind)
+    assert result["ok"] is True, result
