@@ -466,12 +466,38 @@ def context_to_cluster(data: ContextImport) -> ClusterIn:
             )
         return data.files[path]
 
+    # Settings JetDeck cannot honour are refused rather than dropped: a cluster that answers
+    # on another JetStream domain or only through a proxy would look empty or unreachable.
+    unsupported = [key for key in _CONTEXT_UNSUPPORTED if context.get(key)]
+    if unsupported:
+        raise Invalid(
+            f"The context uses {', '.join(unsupported)}, which JetDeck does not support: "
+            "register the cluster with the API instead"
+            + (
+                " (for nsc, export a creds file with `nsc generate creds`)"
+                if "nsc" in unsupported
+                else ""
+            ),
+            code="context_unsupported",
+            extra={"fields": unsupported},
+        )
     url = str(context.get("url") or "nats://127.0.0.1:4222")
     servers = [
         u.strip() if "://" in u else f"nats://{u.strip()}" for u in url.split(",") if u.strip()
     ]
     if context.get("creds"):
         auth = AuthIn(type="creds", creds=file("creds"))
+    elif context.get("user_jwt") and context.get("nkey"):
+        # A user JWT with its seed (natscli's --user-jwt and --nkey) is what a creds file holds.
+        auth = AuthIn(
+            type="creds",
+            creds=(
+                f"-----BEGIN NATS USER JWT-----\n{str(context['user_jwt']).strip()}\n"
+                "------END NATS USER JWT------\n\n"
+                f"-----BEGIN USER NKEY SEED-----\n{(file('nkey') or '').strip()}\n"
+                "------END USER NKEY SEED------\n"
+            ),
+        )
     elif context.get("nkey"):
         auth = AuthIn(type="nkey", seed=(file("nkey") or "").strip())
     elif context.get("token"):
@@ -507,6 +533,9 @@ def context_to_cluster(data: ContextImport) -> ClusterIn:
     except msgspec.ValidationError as exc:
         raise Invalid(f"The context is not usable: {exc}", code="invalid_context") from None
 
+
+# natscli context settings with no JetDeck equivalent.
+_CONTEXT_UNSUPPORTED = ("nsc", "jetstream_domain", "jetstream_api_prefix", "socks_proxy")
 
 # The context key naming the file each checked registration field is read from.
 _CONTEXT_FILES = {
