@@ -248,8 +248,8 @@ def apply_jsz(
 ) -> None:
     """Turn every server's JSZ reply into samples; leaders' figures win (see module doc).
     Given `account`, only that account's assets are kept."""
-    streams: dict[tuple[str, str], tuple[bool, StreamReport]] = {}
-    consumers: dict[tuple[str, str, str], tuple[bool, ConsumerReport]] = {}
+    streams: dict[tuple[str, str], tuple[int, StreamReport]] = {}
+    consumers: dict[tuple[str, str, str], tuple[int, ConsumerReport]] = {}
     accounts: dict[str, AccountSample] = {}
     known_servers: set[str] = set()
     answered: set[str] = set()
@@ -294,15 +294,15 @@ def apply_jsz(
                 continue
             _add_account(accounts, detail)
             for stream in detail.stream_detail or []:
-                leads = _leads(stream.cluster, server.name)
+                rank = _leadership(stream.cluster, server.name)
                 key = (detail.name, stream.name)
-                if key not in streams or (leads and not streams[key][0]):
-                    streams[key] = (leads, stream)
+                if key not in streams or rank > streams[key][0]:
+                    streams[key] = (rank, stream)
                 for consumer in stream.consumer_detail or []:
-                    leads_c = _leads(consumer.cluster, server.name)
+                    rank_c = _leadership(consumer.cluster, server.name)
                     ckey = (detail.name, stream.name, consumer.name)
-                    if ckey not in consumers or (leads_c and not consumers[ckey][0]):
-                        consumers[ckey] = (leads_c, consumer)
+                    if ckey not in consumers or rank_c > consumers[ckey][0]:
+                        consumers[ckey] = (rank_c, consumer)
     for name in sorted(known_servers - answered):
         collection.servers.append(
             ServerSample(
@@ -329,9 +329,14 @@ def apply_jsz(
         collection.consumers.append(ConsumerSample.from_report(account_name, stream_name, c))
 
 
-def _leads(cluster: Any, server: str) -> bool:
-    # A single server (no cluster block) leads everything it has.
-    return cluster is None or cluster.leader in (None, server)
+def _leadership(cluster: Any, server: str) -> int:
+    """How far `server`'s report of a stream or consumer is to be believed: 2 from its leader
+    (or a single server, with no cluster block), 1 while no leader is named (a replica just
+    created or electing; the best there is until a leader reports), 0 from a follower. The
+    highest wins, so a follower's stale figures never hide the leader's."""
+    if cluster is None or cluster.leader == server:
+        return 2
+    return 1 if not cluster.leader else 0
 
 
 def _add_account(accounts: dict[str, AccountSample], detail: AccountDetail) -> None:

@@ -88,9 +88,11 @@ async def settled(js, stream: str, consumer: str, *, pending: int) -> None:
     """Wait until the consumer's leader counts every message (a replica that just restarted
     may still be catching up): the test then checks what JetDeck makes of settled numbers."""
     for _ in range(100):
-        if (await js.consumer_info(stream, consumer)).num_pending == pending:
+        info = await js.consumer_info(stream, consumer)
+        if info.num_pending == pending:
             return
         await asyncio.sleep(0.1)
+    raise AssertionError(f"{stream}/{consumer}: num_pending {info.num_pending}, not {pending}")
 
 
 async def acks_applied(js: Any, stream: str, consumer: str, ack_floor: int) -> None:
@@ -101,6 +103,9 @@ async def acks_applied(js: Any, stream: str, consumer: str, ack_floor: int) -> N
         if info.ack_floor.consumer_seq >= ack_floor:
             return
         await asyncio.sleep(0.1)
+    raise AssertionError(
+        f"{stream}/{consumer}: ack floor {info.ack_floor.consumer_seq}, not {ack_floor}"
+    )
 
 
 async def publish(nc: nats.NATS, subject: str, count: int) -> None:
