@@ -95,14 +95,21 @@ async def settled(js, stream: str, consumer: str, *, pending: int) -> None:
     raise AssertionError(f"{stream}/{consumer}: num_pending {info.num_pending}, not {pending}")
 
 
-async def acks_applied(js: Any, stream: str, consumer: str, ack_floor: int) -> None:
-    """Wait until the consumer's leader has applied the acks (an R3 consumer answers an ack
-    before every replica applied it): the test then checks what JetDeck makes of them."""
-    for _ in range(100):
-        info = await js.consumer_info(stream, consumer)
-        if info.ack_floor.consumer_seq >= ack_floor:
-            return
-        await asyncio.sleep(0.1)
+async def ack_all(js: Any, msgs: list[Any], stream: str, consumer: str) -> None:
+    """Acknowledge `msgs` and wait until the consumer's leader has applied every ack (an R3
+    consumer answers an ack before every replica applied it): the test then checks what
+    JetDeck makes of settled numbers. An ack is idempotent, so the acks are sent again when
+    they do not show: right after a consumer is deleted and made again under the same name,
+    the old one's leader may still be subscribed for a moment and swallow them."""
+    ack_floor = max(msg.metadata.sequence.consumer for msg in msgs)
+    for _ in range(5):
+        for msg in msgs:
+            await msg.ack_sync()
+        for _ in range(20):
+            info = await js.consumer_info(stream, consumer)
+            if info.ack_floor.consumer_seq >= ack_floor:
+                return
+            await asyncio.sleep(0.1)
     raise AssertionError(
         f"{stream}/{consumer}: ack floor {info.ack_floor.consumer_seq}, not {ack_floor}"
     )

@@ -19,7 +19,7 @@ from shared.metrics.queries import (
 from shared.metrics.store import advance
 from tests.shared.metrics.conftest import (
     ORG,
-    acks_applied,
+    ack_all,
     add_stream,
     cycle,
     publish,
@@ -162,18 +162,14 @@ async def test_a_purge_and_recreated_consumer_or_stream_never_show_a_negative_ra
     sub = await pull_subscribe(js, "events.>", "READER", "EVENTS")
     await publish(nc, "events.x", 50)
     await collect_cluster(clickhouse, pool, target, cycle(0))
-    for msg in await sub.fetch(50, timeout=5):
-        await msg.ack_sync()
-    await acks_applied(js, "EVENTS", "READER", 50)
+    await ack_all(js, await sub.fetch(50, timeout=5), "EVENTS", "READER")
     await collect_cluster(clickhouse, pool, target, cycle(1))
     await js.purge_stream("EVENTS")
     await collect_cluster(clickhouse, pool, target, cycle(2))
     await js.delete_consumer("EVENTS", "READER")
     sub = await pull_subscribe(js, "events.>", "READER", "EVENTS")
     await publish(nc, "events.x", 3)
-    for msg in await sub.fetch(3, timeout=5):
-        await msg.ack_sync()
-    await acks_applied(js, "EVENTS", "READER", 3)
+    await ack_all(js, await sub.fetch(3, timeout=5), "EVENTS", "READER")
     await collect_cluster(clickhouse, pool, target, cycle(3))
     await js.delete_stream("EVENTS")
     await add_stream(js, name="EVENTS", subjects=["events.>"], num_replicas=3)
