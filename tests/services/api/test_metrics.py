@@ -11,7 +11,13 @@ import nats
 from shared.backends import Backends
 from shared.metrics.collector import collect_cluster, cycle_time
 from shared.metrics.targets import collection_target, enabled_cluster_ids
-from tests.shared.metrics.conftest import add_stream, publish, pull_subscribe, settled
+from tests.shared.metrics.conftest import (
+    add_stream,
+    jsz_agrees,
+    publish,
+    pull_subscribe,
+    settled,
+)
 
 
 async def collect(settings: Any, ts: datetime | None = None) -> None:
@@ -41,6 +47,7 @@ async def backlog_of_100_with_40_unacked(target: Any) -> None:
     sub = await pull_subscribe(js, "orders.>", "BILLING", "ORDERS")
     assert len(await sub.fetch(40, timeout=5)) == 40
     await settled(js, "ORDERS", "BILLING", pending=60)
+    await jsz_agrees(target, "ORDERS", "BILLING", num_pending=60, num_ack_pending=40)
     await nc.close()
 
 

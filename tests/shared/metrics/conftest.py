@@ -13,8 +13,11 @@ import pytest
 from nats.errors import NoRespondersError
 from nats.js.errors import BadRequestError, NoStreamResponseError, ServiceUnavailableError
 
-from shared.metrics.collector import CollectTarget
+from shared.metrics.collector import JSZ_BODY, CollectTarget, apply_jsz
+from shared.metrics.reports import jsz_decoder
+from shared.metrics.samples import Collection
 from shared.nats import Auth, ConnectionPool, ConnectionSpec
+from shared.nats.system import ping_jsz
 
 ORG = "org-1"
 T = TypeVar("T")
@@ -113,6 +116,32 @@ async def ack_all(js: Any, msgs: list[Any], stream: str, consumer: str) -> None:
     raise AssertionError(
         f"{stream}/{consumer}: ack floor {info.ack_floor.consumer_seq}, not {ack_floor}"
     )
+
+
+async def jsz_agrees(deployment: Any, stream: str, consumer: str, **expected: int) -> None:
+    """Wait until the consumer's figures in JSZ (its leader's report, as the collector reads
+    it) are `expected` (`num_pending=60`, `ack_floor_consumer_seq=3`, ...). JSZ trails the
+    consumer's own info by a moment right after a change; the test then checks what JetDeck
+    makes of the numbers NATS reports, not how fast JSZ catches up."""
+    pool = ConnectionPool(timeout=5, connect_timeout=2)
+    try:
+        system_spec = target_for(deployment).system_spec
+        assert system_spec is not None
+        client = await pool.client("jsz-check", system_spec, label="jsz check")
+        seen: dict[str, int] = {}
+        for _ in range(100):
+            replies = await ping_jsz(client, JSZ_BODY)
+            collection = Collection("org", "cluster", datetime.now(UTC))
+            apply_jsz(collection, [(jsz_decoder.decode(r.payload), r.rtt_seconds) for r in replies])
+            for sample in collection.consumers:
+                if (sample.stream, sample.consumer) == (stream, consumer):
+                    seen = {name: getattr(sample, name) for name in expected}
+            if seen == expected:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await pool.close()
+    raise AssertionError(f"{stream}/{consumer} in JSZ: {seen}, not {expected}")
 
 
 async def publish(nc: nats.NATS, subject: str, count: int) -> None:

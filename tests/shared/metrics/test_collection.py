@@ -18,6 +18,7 @@ from tests.shared.metrics.conftest import (
     ORG,
     add_stream,
     cycle,
+    jsz_agrees,
     publish,
     pull_subscribe,
     settled,
@@ -36,6 +37,7 @@ async def make_backlog(nats_cluster, stream: str = "ORDERS", replicas: int = 3) 
         fetched = await sub.fetch(40, timeout=5)
         assert len(fetched) == 40
         await settled(js, stream, "WORKER", pending=60)
+        await jsz_agrees(nats_cluster, stream, "WORKER", num_pending=60, num_ack_pending=40)
     finally:
         await nc.close()
 

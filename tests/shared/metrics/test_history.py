@@ -22,6 +22,7 @@ from tests.shared.metrics.conftest import (
     ack_all,
     add_stream,
     cycle,
+    jsz_agrees,
     publish,
     pull_subscribe,
     target_for,
@@ -60,28 +61,16 @@ async def test_rollups_hold_the_last_raw_value_of_every_minute_and_hour(
         await collect_cluster(clickhouse, pool, target, cycle(step / 6))
     await nc.close()
 
-    for kind, labels in (("stream", "stream"), ("consumer", "stream, consumer")):
-        for value in (
-            ("messages", "ingested_total")
-            if kind == "stream"
-            else ("num_pending", "num_ack_pending", "delivered_total", "acked_total")
-        ):
-            for rollup, bucket in (("1m", "toStartOfMinute"), ("1h", "toStartOfHour")):
-                raw = await clickhouse.query(
-                    f"SELECT {labels}, {bucket}(ts) AS b, argMax({value}, ts) "
-                    f"FROM {DB}.{kind}_samples GROUP BY {labels}, b ORDER BY {labels}, b"
-                )
-                rolled = await clickhouse.query(
-                    f"SELECT {labels}, bucket, argMaxMerge({value}) "
-                    f"FROM {DB}.{kind}_samples_{rollup} GROUP BY {labels}, bucket "
-                    f"ORDER BY {labels}, bucket"
-                )
-                assert rolled == raw, (kind, value, rollup)
-                assert len(raw) == (3 if rollup == "1m" else 1)
-
-    # Servers (three of them) and the account roll up the same way; a server's worst RTT and
-    # lowest reachability in the bucket are kept beside the last value.
+    # Every kind of sample rolls up to the last raw value of each minute and hour: one stream,
+    # one consumer, three servers, one account, over three minutes of one hour.
     for kind, labels, count, values in (
+        ("stream", "stream", 1, ("messages", "ingested_total")),
+        (
+            "consumer",
+            "stream, consumer",
+            1,
+            ("num_pending", "num_ack_pending", "delivered_total", "acked_total"),
+        ),
         ("server", "server", 3, ("reachable", "rtt_ms", "storage_used", "streams", "messages")),
         ("account", "account", 1, ("storage_used", "streams", "consumers")),
     ):
@@ -98,6 +87,7 @@ async def test_rollups_hold_the_last_raw_value_of_every_minute_and_hour(
                 )
                 assert rolled == raw, (kind, value, rollup)
                 assert len(raw) == count * (3 if rollup == "1m" else 1)
+    # A server's worst RTT and lowest reachability in the bucket are kept beside the last value.
     worst = await clickhouse.query(
         f"SELECT server, toStartOfHour(ts) AS b, max(rtt_ms), min(reachable) "
         f"FROM {DB}.server_samples GROUP BY server, b ORDER BY server, b"
@@ -163,6 +153,7 @@ async def test_a_purge_and_recreated_consumer_or_stream_never_show_a_negative_ra
     await publish(nc, "events.x", 50)
     await collect_cluster(clickhouse, pool, target, cycle(0))
     await ack_all(js, await sub.fetch(50, timeout=5), "EVENTS", "READER")
+    await jsz_agrees(nats_cluster, "EVENTS", "READER", ack_floor_consumer_seq=50)
     await collect_cluster(clickhouse, pool, target, cycle(1))
     await js.purge_stream("EVENTS")
     await collect_cluster(clickhouse, pool, target, cycle(2))
@@ -170,6 +161,7 @@ async def test_a_purge_and_recreated_consumer_or_stream_never_show_a_negative_ra
     sub = await pull_subscribe(js, "events.>", "READER", "EVENTS")
     await publish(nc, "events.x", 3)
     await ack_all(js, await sub.fetch(3, timeout=5), "EVENTS", "READER")
+    await jsz_agrees(nats_cluster, "EVENTS", "READER", ack_floor_consumer_seq=3)
     await collect_cluster(clickhouse, pool, target, cycle(3))
     await js.delete_stream("EVENTS")
     await add_stream(js, name="EVENTS", subjects=["events.>"], num_replicas=3)
