@@ -13,7 +13,15 @@ from sqlalchemy import select
 from shared.clusters.models import Cluster
 from shared.crypto import decrypt_json, encrypt_json
 from tests.fixtures.jetstream import ORG_PATH, Api
-from tests.fixtures.nats_auth import AuthServer, Pki, make_operator, new_keypair, seed_of
+from tests.fixtures.nats_auth import (
+    AuthServer,
+    Pki,
+    connection_test,
+    make_operator,
+    new_keypair,
+    register,
+    seed_of,
+)
 
 
 def _tls(pki: Pki, *, handshake_first: bool = False) -> dict[str, Any]:
@@ -27,18 +35,6 @@ def _tls(pki: Pki, *, handshake_first: bool = False) -> dict[str, Any]:
 
 def _body(name: str, server: AuthServer, auth: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"name": name, "servers": server.servers, "auth": auth, **extra}
-
-
-async def _register(client: Any, auth_headers: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(ORG_PATH, json=body, headers=await auth_headers("admin"))
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def _test(client: Any, auth_headers: Any, name: str) -> dict[str, Any]:
-    response = await client.post(f"{ORG_PATH}/{name}/test", headers=await auth_headers("admin"))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 @pytest.fixture
@@ -76,8 +72,8 @@ async def test_a_cluster_reached_with_each_kind_of_auth_tests_ok_and_serves_stre
     client: Any, auth_headers: Any, good_body: Any, kind: str
 ) -> None:
     body, _ = good_body(kind)
-    await _register(client, auth_headers, body)
-    result = await _test(client, auth_headers, kind)
+    await register(client, auth_headers, body)
+    result = await connection_test(client, auth_headers, kind)
     assert result["ok"] is True, result
     assert result["error"] is None
     assert result["server_version"].count(".") == 2
@@ -104,7 +100,7 @@ async def test_responses_say_which_secrets_are_set_and_never_show_them(
     client: Any, auth_headers: Any, good_body: Any, kind: str
 ) -> None:
     body, secrets = good_body(kind)
-    created = await _register(client, auth_headers, body)
+    created = await register(client, auth_headers, body)
     admin = await auth_headers("admin")
     read = await client.get(f"{ORG_PATH}/{kind}", headers=admin)
     listed = await client.get(ORG_PATH, headers=admin)
@@ -126,12 +122,12 @@ async def test_responses_say_which_secrets_are_set_and_never_show_them(
 async def test_a_wrong_token_or_none_is_an_auth_failure(
     client: Any, auth_headers: Any, token_server: AuthServer
 ) -> None:
-    await _register(
+    await register(
         client, auth_headers, _body("wrong", token_server, {"type": "token", "token": "nope"})
     )
-    await _register(client, auth_headers, _body("none", token_server, {"type": "none"}))
+    await register(client, auth_headers, _body("none", token_server, {"type": "none"}))
     for name in ("wrong", "none"):
-        result = await _test(client, auth_headers, name)
+        result = await connection_test(client, auth_headers, name)
         assert result["ok"] is False
         assert result["error"]["code"] == "cluster_auth_failed"
         assert (
@@ -144,10 +140,10 @@ async def test_the_seed_of_another_nkey_user_is_an_auth_failure(
     client: Any, auth_headers: Any, nkey_server: AuthServer
 ) -> None:
     stranger = seed_of(new_keypair(nkeys.PREFIX_BYTE_USER))
-    await _register(
+    await register(
         client, auth_headers, _body("stranger", nkey_server, {"type": "nkey", "seed": stranger})
     )
-    result = await _test(client, auth_headers, "stranger")
+    result = await connection_test(client, auth_headers, "stranger")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_auth_failed"
     assert "authentication failed" in result["error"]["detail"]
@@ -168,9 +164,9 @@ async def test_a_stored_malformed_seed_is_an_auth_failure_that_says_so(
 ) -> None:
     # nats-py's "nkeys: invalid seed" used to be reported as an unreachable cluster.
     good = {"type": "nkey", "seed": nkey_server.secret}
-    await _register(client, auth_headers, _body("bad", nkey_server, good))
+    await register(client, auth_headers, _body("bad", nkey_server, good))
     await _store_secret(accounts, "bad", {"type": "nkey", "seed": "SUNOTASEED"})
-    result = await _test(client, auth_headers, "bad")
+    result = await connection_test(client, auth_headers, "bad")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_auth_failed"
     assert "not a valid nkey seed" in result["error"]["detail"]
@@ -180,16 +176,16 @@ async def test_a_seed_pasted_with_surrounding_whitespace_still_connects(
     client: Any, auth_headers: Any, nkey_server: AuthServer
 ) -> None:
     padded = {"type": "nkey", "seed": f"  {nkey_server.secret}\n"}
-    await _register(client, auth_headers, _body("padded", nkey_server, padded))
-    assert (await _test(client, auth_headers, "padded"))["ok"] is True
+    await register(client, auth_headers, _body("padded", nkey_server, padded))
+    assert (await connection_test(client, auth_headers, "padded"))["ok"] is True
 
 
 async def test_creds_of_another_operator_are_an_auth_failure(
     client: Any, auth_headers: Any, creds_server: AuthServer
 ) -> None:
     foreign = {"type": "creds", "creds": make_operator().user_creds()}
-    await _register(client, auth_headers, _body("foreign", creds_server, foreign))
-    result = await _test(client, auth_headers, "foreign")
+    await register(client, auth_headers, _body("foreign", creds_server, foreign))
+    result = await connection_test(client, auth_headers, "foreign")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_auth_failed"
     assert "authentication failed" in result["error"]["detail"]
@@ -200,8 +196,8 @@ async def test_creds_signed_by_an_account_the_operator_did_not_sign_are_an_auth_
 ) -> None:
     rogue = new_keypair(nkeys.PREFIX_BYTE_ACCOUNT)
     creds = {"type": "creds", "creds": operator.user_creds(account=rogue)}
-    await _register(client, auth_headers, _body("rogue", creds_server, creds))
-    result = await _test(client, auth_headers, "rogue")
+    await register(client, auth_headers, _body("rogue", creds_server, creds))
+    result = await connection_test(client, auth_headers, "rogue")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_auth_failed"
 
@@ -220,10 +216,10 @@ async def test_a_stored_malformed_creds_file_is_an_auth_failure_reported_at_once
     # Without a JWT block nats-py's reader looped forever (blocking the event loop); without a
     # seed block it failed with "object of type 'NoneType' has no len()".
     good = {"type": "creds", "creds": creds_server.secret}
-    await _register(client, auth_headers, _body("broken", creds_server, good))
+    await register(client, auth_headers, _body("broken", creds_server, good))
     await _store_secret(accounts, "broken", {"type": "creds", "creds": broken(good["creds"])})
     started = time.monotonic()
-    result = await _test(client, auth_headers, "broken")
+    result = await connection_test(client, auth_headers, "broken")
     assert time.monotonic() - started < 5
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_auth_failed"
@@ -234,8 +230,8 @@ async def test_a_creds_file_with_windows_line_ends_connects(
     client: Any, auth_headers: Any, creds_server: AuthServer
 ) -> None:
     crlf = {"type": "creds", "creds": creds_server.secret.replace("\n", "\r\n").rstrip()}
-    await _register(client, auth_headers, _body("crlf", creds_server, crlf))
-    assert (await _test(client, auth_headers, "crlf"))["ok"] is True
+    await register(client, auth_headers, _body("crlf", creds_server, crlf))
+    assert (await connection_test(client, auth_headers, "crlf"))["ok"] is True
 
 
 async def test_a_client_without_the_client_certificate_is_a_tls_failure_every_time(
@@ -244,9 +240,9 @@ async def test_a_client_without_the_client_certificate_is_a_tls_failure_every_ti
     # With TLS 1.3 the refusal races the client's first write: the alert, or a reset/broken
     # pipe, which used to be reported as an unreachable cluster.
     body = _body("nocert", tls_server, {"type": "none"}, tls={"ca_pem": tls_pki.ca_pem})
-    await _register(client, auth_headers, body)
+    await register(client, auth_headers, body)
     for _ in range(10):
-        result = await _test(client, auth_headers, "nocert")
+        result = await connection_test(client, auth_headers, "nocert")
         assert result["ok"] is False
         assert result["error"]["code"] == "cluster_tls_failed", result
         assert "certificate" in result["error"]["detail"].lower()
@@ -256,8 +252,8 @@ async def test_a_server_certificate_from_another_ca_is_a_tls_failure(
     client: Any, auth_headers: Any, tls_server: AuthServer, tls_pki: Pki
 ) -> None:
     tls = {**_tls(tls_pki), "ca_pem": tls_pki.other_ca_pem}
-    await _register(client, auth_headers, _body("wrongca", tls_server, {"type": "none"}, tls=tls))
-    result = await _test(client, auth_headers, "wrongca")
+    await register(client, auth_headers, _body("wrongca", tls_server, {"type": "none"}, tls=tls))
+    result = await connection_test(client, auth_headers, "wrongca")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_tls_failed"
     assert "certificate verify failed" in result["error"]["detail"]
@@ -266,8 +262,8 @@ async def test_a_server_certificate_from_another_ca_is_a_tls_failure(
 async def test_no_tls_settings_against_a_tls_server_is_a_tls_failure(
     client: Any, auth_headers: Any, tls_server: AuthServer
 ) -> None:
-    await _register(client, auth_headers, _body("plain", tls_server, {"type": "none"}))
-    result = await _test(client, auth_headers, "plain")
+    await register(client, auth_headers, _body("plain", tls_server, {"type": "none"}))
+    result = await connection_test(client, auth_headers, "plain")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_tls_failed"
 
@@ -278,8 +274,8 @@ async def test_plain_tls_against_a_handshake_first_server_is_a_tls_failure_namin
     # The server waits, silent, for a TLS handshake; this used to read "empty response from
     # server when expecting INFO message" as an unreachable cluster.
     body = _body("notfirst", tls_first_server, {"type": "none"}, tls=_tls(tls_pki))
-    await _register(client, auth_headers, body)
-    result = await _test(client, auth_headers, "notfirst")
+    await register(client, auth_headers, body)
+    result = await connection_test(client, auth_headers, "notfirst")
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_tls_failed"
     assert "expects the TLS handshake first" in result["error"]["detail"]
@@ -290,15 +286,15 @@ async def test_turning_handshake_first_on_by_patch_makes_the_cluster_reachable(
     client: Any, auth_headers: Any, tls_first_server: AuthServer, tls_pki: Pki
 ) -> None:
     body = _body("later", tls_first_server, {"type": "none"}, tls=_tls(tls_pki))
-    await _register(client, auth_headers, body)
-    assert (await _test(client, auth_headers, "later"))["ok"] is False
+    await register(client, auth_headers, body)
+    assert (await connection_test(client, auth_headers, "later"))["ok"] is False
     patch = {"tls": {**_tls(tls_pki, handshake_first=True), "key_pem": None}}
     patched = await client.patch(
         f"{ORG_PATH}/later", json=patch, headers=await auth_headers("admin")
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["tls"]["key_pem_set"] is True  # the stored key is kept
-    assert (await _test(client, auth_headers, "later"))["ok"] is True
+    assert (await connection_test(client, auth_headers, "later"))["ok"] is True
 
 
 async def test_handshake_first_against_a_server_that_sends_info_first_fails_with_a_hint(
@@ -307,8 +303,8 @@ async def test_handshake_first_against_a_server_that_sends_info_first_fails_with
     # The server's plain-text INFO reaches the TLS layer (wrong version number) or was read
     # before it and the handshake times out: either way the answer says what to change.
     body = _body("first", tls_server, {"type": "none"}, tls=_tls(tls_pki, handshake_first=True))
-    await _register(client, auth_headers, body)
-    result = await _test(client, auth_headers, "first")
+    await register(client, auth_headers, body)
+    result = await connection_test(client, auth_headers, "first")
     assert result["ok"] is False
     error = result["error"]
     if error["code"] == "cluster_tls_failed":
@@ -322,7 +318,7 @@ async def test_a_tls_patch_keeps_the_stored_fields_it_does_not_give(
     client: Any, auth_headers: Any, tls_first_server: AuthServer, tls_pki: Pki
 ) -> None:
     admin = await auth_headers("admin")
-    await _register(
+    await register(
         client, auth_headers, _body("keep", tls_first_server, {"type": "none"}, tls=_tls(tls_pki))
     )
     patched = await client.patch(
@@ -335,7 +331,7 @@ async def test_a_tls_patch_keeps_the_stored_fields_it_does_not_give(
         "key_pem_set": True,
         "handshake_first": True,
     }
-    assert (await _test(client, auth_headers, "keep"))["ok"] is True
+    assert (await connection_test(client, auth_headers, "keep"))["ok"] is True
     # A new CA alone is not refused for want of the stored client certificate's key.
     patched = await client.patch(
         f"{ORG_PATH}/keep", json={"tls": {"ca_pem": tls_pki.other_ca_pem}}, headers=admin

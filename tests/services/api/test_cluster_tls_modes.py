@@ -13,19 +13,14 @@ import nkeys
 import pytest
 
 from tests.fixtures.jetstream import ORG_PATH, Api
-from tests.fixtures.nats_auth import AuthServer, Pki, new_keypair, seed_of
-
-
-async def _register(client: Any, auth_headers: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(ORG_PATH, json=body, headers=await auth_headers("admin"))
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def _test(client: Any, auth_headers: Any, name: str) -> dict[str, Any]:
-    response = await client.post(f"{ORG_PATH}/{name}/test", headers=await auth_headers("admin"))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+from tests.fixtures.nats_auth import (
+    AuthServer,
+    Pki,
+    connection_test,
+    new_keypair,
+    register,
+    seed_of,
+)
 
 
 def _mutual(pki: Pki) -> dict[str, Any]:
@@ -45,9 +40,9 @@ async def test_a_certificate_for_localhost_is_verified_by_name(
         "servers": [f"{scheme}://localhost:{tls_localhost_server.port}"],
         "tls": {"ca_pem": tls_pki.ca_pem},
     }
-    await _register(client, auth_headers, body)
+    await register(client, auth_headers, body)
 
-    result = await _test(client, auth_headers, "by-name")
+    result = await connection_test(client, auth_headers, "by-name")
 
     assert result["ok"] is True, result
     assert result["error"] is None
@@ -62,9 +57,9 @@ async def test_the_same_certificate_reached_by_ip_is_a_tls_failure_naming_the_mi
         "servers": [tls_localhost_server.url_for("127.0.0.1")],
         "tls": {"ca_pem": tls_pki.ca_pem},
     }
-    await _register(client, auth_headers, body)
+    await register(client, auth_headers, body)
 
-    result = await _test(client, auth_headers, "by-ip")
+    result = await connection_test(client, auth_headers, "by-ip")
 
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_tls_failed"
@@ -82,9 +77,9 @@ async def test_a_certificate_for_localhost_from_another_ca_is_still_refused_by_n
         "servers": [tls_localhost_server.url_for("localhost")],
         "tls": {"ca_pem": tls_pki.other_ca_pem},
     }
-    await _register(client, auth_headers, body)
+    await register(client, auth_headers, body)
 
-    result = await _test(client, auth_headers, "by-name-other-ca")
+    result = await connection_test(client, auth_headers, "by-name-other-ca")
 
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_tls_failed"
@@ -127,9 +122,9 @@ async def test_tls_with_good_credentials_tests_ok_and_serves_streams(
     client: Any, auth_headers: Any, combined: Any, kind: str
 ) -> None:
     _, good, _ = combined(kind)
-    await _register(client, auth_headers, {"name": kind, **good})
+    await register(client, auth_headers, {"name": kind, **good})
 
-    result = await _test(client, auth_headers, kind)
+    result = await connection_test(client, auth_headers, kind)
 
     assert result["ok"] is True, result
     assert "limits" in result["jetstream"]
@@ -157,9 +152,9 @@ async def test_wrong_credentials_over_tls_are_an_auth_failure_not_a_tls_one(
     # The TLS handshake succeeds; the server then refuses the credentials and closes. Each
     # try must say "authentication failed", however the close races the client's reads.
     _, _, wrong = combined(kind)
-    await _register(client, auth_headers, {"name": kind, **wrong})
+    await register(client, auth_headers, {"name": kind, **wrong})
     for _ in range(5):
-        result = await _test(client, auth_headers, kind)
+        result = await connection_test(client, auth_headers, kind)
         assert result["ok"] is False
         assert result["error"]["code"] == "cluster_auth_failed", result
         assert (
@@ -173,9 +168,9 @@ async def test_no_credentials_over_tls_are_an_auth_failure(
     client: Any, auth_headers: Any, combined: Any, kind: str
 ) -> None:
     _, good, _ = combined(kind)
-    await _register(client, auth_headers, {"name": kind, **good, "auth": {"type": "none"}})
+    await register(client, auth_headers, {"name": kind, **good, "auth": {"type": "none"}})
 
-    result = await _test(client, auth_headers, kind)
+    result = await connection_test(client, auth_headers, kind)
 
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_auth_failed", result
@@ -187,9 +182,9 @@ async def test_good_credentials_without_the_client_certificate_are_a_tls_failure
 ) -> None:
     # The server checks the certificate before it reads any credentials.
     _, good, _ = combined(kind)
-    await _register(client, auth_headers, {"name": kind, **good, "tls": {"ca_pem": tls_pki.ca_pem}})
+    await register(client, auth_headers, {"name": kind, **good, "tls": {"ca_pem": tls_pki.ca_pem}})
 
-    result = await _test(client, auth_headers, kind)
+    result = await connection_test(client, auth_headers, kind)
 
     assert result["ok"] is False
     assert result["error"]["code"] == "cluster_tls_failed", result
@@ -222,7 +217,7 @@ async def test_system_account_nkey_shows_every_server_in_the_overview(
 ) -> None:
     server, tls = system_server
     admin = await auth_headers("admin")
-    created = await _register(client, auth_headers, _system_body(server, tls, server.system_secret))
+    created = await register(client, auth_headers, _system_body(server, tls, server.system_secret))
     assert created["system_auth"]["type"] == "nkey"
     assert created["system_auth"]["seed_set"] is True
 
@@ -248,7 +243,7 @@ async def test_the_application_nkey_alone_shows_only_what_the_account_sees(
         "servers": system_nkey_server.servers,
         "auth": {"type": "nkey", "seed": system_nkey_server.secret},
     }
-    await _register(client, auth_headers, body)
+    await register(client, auth_headers, body)
 
     overview = await client.get(f"{ORG_PATH}/app-nkey/overview", headers=admin)
 
@@ -261,7 +256,7 @@ async def test_a_system_nkey_the_server_does_not_know_is_an_auth_failure_in_the_
     client: Any, auth_headers: Any, system_nkey_server: AuthServer
 ) -> None:
     stranger = seed_of(new_keypair(nkeys.PREFIX_BYTE_USER))
-    await _register(client, auth_headers, _system_body(system_nkey_server, None, stranger))
+    await register(client, auth_headers, _system_body(system_nkey_server, None, stranger))
 
     overview = await client.get(
         f"{ORG_PATH}/sys-nkey/overview", headers=await auth_headers("admin")
@@ -285,7 +280,7 @@ async def test_system_credentials_of_an_ordinary_account_say_so_in_the_overview(
     settings.nats.request_timeout = 1.0
     body = _system_body(system_nkey_server, None, system_nkey_server.secret)
     async with AsyncTestClient(create_app(settings), base_url="http://testserver.local") as client:
-        await _register(client, auth_headers, body)
+        await register(client, auth_headers, body)
         overview = await client.get(
             f"{ORG_PATH}/sys-nkey/overview", headers=await auth_headers("admin")
         )
@@ -373,7 +368,7 @@ async def test_an_imported_context_reads_its_creds_file_and_connects(
     assert read["auth"]["type"] == "creds"
     assert read["auth"]["creds_set"] is True
     assert read["tls"] is None
-    assert (await _test(client, auth_headers, "decentral"))["ok"] is True
+    assert (await connection_test(client, auth_headers, "decentral"))["ok"] is True
 
 
 async def test_an_imported_context_reads_its_nkey_and_tls_files_and_connects(
@@ -409,7 +404,7 @@ async def test_an_imported_context_reads_its_nkey_and_tls_files_and_connects(
         "key_pem_set": True,
         "handshake_first": False,
     }
-    result = await _test(client, auth_headers, "mtls-imported")
+    result = await connection_test(client, auth_headers, "mtls-imported")
     assert result["ok"] is True, result
 
 
@@ -459,5 +454,5 @@ async def test_an_imported_context_with_tls_files_and_other_settings_connects(
     read = (await client.get(f"{ORG_PATH}/{kind}", headers=await auth_headers("admin"))).json()
     assert read["tls"]["ca_pem"] == tls_pki.ca_pem
     assert read["tls"]["handshake_first"] is (kind == "tls-first-mutual")
-    result = await _test(client, auth_headers, kind)
+    result = await connection_test(client, auth_headers, kind)
     assert result["ok"] is True, result
