@@ -369,6 +369,10 @@ async def test_cluster(backends: Backends, ctx: OrgContext, name: str) -> Connec
         await client.close()
 
 
+# Seconds the overview waits for servers without JetStream after the last reply.
+OVERVIEW_LINGER = 0.1
+
+
 async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Overview:
     """Servers, JetStream usage against the account's limits, the meta leader and peers: from
     `$SYS` (every server) when system credentials are set, else what the account can see."""
@@ -409,7 +413,9 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
     )
     # Both rounds at once, each over as soon as every server answered.
     varz_replies, jsz_replies = await asyncio.gather(
-        ping(system, "VARZ", timeout=backends.nats.timeout),
+        # Servers without JetStream answer VARZ too, and no reply says how many there are:
+        # wait a moment for them after the JetStream servers.
+        ping(system, "VARZ", timeout=backends.nats.timeout, linger=OVERVIEW_LINGER),
         ping(system, "JSZ", timeout=backends.nats.timeout),
     )
     varz = [json.loads(r.payload) for r in varz_replies]

@@ -166,6 +166,7 @@ class ClusterClient:
         timeout: float | None = None,  # noqa: ASYNC109 - the round's deadline, part of the API
         quiet: float = 0.25,
         until: Callable[[Any], bool] | None = None,
+        linger: float = 0.0,
     ) -> list[ServerReply]:
         """The replies to a request every server answers (a `$SYS` ping), in arrival order.
 
@@ -173,6 +174,10 @@ class ClusterClient:
         true for a reply (the caller knows every expected server answered), no reply came
         for `quiet` seconds after the last one, or `timeout` seconds after the request. An
         empty list when nothing answered (at once when nobody listens on `subject`).
+
+        With `linger`, the round goes on after `until` was met while replies keep coming, each
+        within `linger` seconds of the last: for servers `until` cannot count (a ping's
+        servers without JetStream).
         """
         self.last_used = started = time.monotonic()
         deadline = started + (timeout or self.timeout)
@@ -180,20 +185,28 @@ class ClusterClient:
         token = inbox.rsplit(".", 1)[-1]
         # With nobody subscribed the server answers at once with a status-only "503 no
         # responders": that ends the round, and is nobody's reply.
-        pending = _Replies(lambda msg: _is_status(msg) or (until is not None and until(msg)))
+        ends = until if linger <= 0 else None  # when lingering, `until` is checked below
+        pending = _Replies(lambda msg: _is_status(msg) or (ends is not None and ends(msg)))
         self._batches[token] = pending
+        met, checked = False, 0
         try:
             await self._publish(subject, payload, reply=inbox)
             while not pending.done.done():
+                if until is not None and ends is None:
+                    for msg in pending.replies[checked:]:
+                        met = until(msg) or met  # once per reply: `until` may count them
+                    checked = len(pending.replies)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 answered = len(pending.replies)
                 pending.arrived.clear()
                 try:
-                    # Before the first reply wait up to the deadline; after it, a quiet gap.
+                    # Before the first reply wait up to the deadline; after it, a quiet gap
+                    # (a linger, once `until` was met).
+                    gap = linger if met else quiet
                     await asyncio.wait_for(
-                        pending.arrived.wait(), min(left, quiet) if answered else left
+                        pending.arrived.wait(), min(left, gap) if answered else left
                     )
                 except TimeoutError:
                     if answered:

@@ -6,7 +6,8 @@ when every JetStream server of the meta cluster answered (its size is in each Je
 server's reply; a server with JetStream off answers too, and is not counted), or a given
 `expected` number of replies came, when no reply came for `quiet` seconds after the last
 one, or at `timeout`, whichever comes first. A server with JetStream off that answers after
-every JetStream server did may be left out of a round; the quiet gap catches the rest.
+every JetStream server did is left out of such a round, unless the caller asks the round to
+`linger` (the cluster overview does, so it lists every server).
 """
 
 from __future__ import annotations
@@ -97,15 +98,23 @@ async def ping(
     expected: int | None = None,
     timeout: float = 5.0,  # noqa: ASYNC109 (the round's deadline, not a cancel scope)
     quiet: float = 0.25,
+    linger: float = 0.0,
 ) -> list[ServerReply]:
     """Every server's raw reply to `$SYS.REQ.SERVER.PING.<kind>` (the client must use system
-    credentials), in arrival order.
+    credentials), in arrival order. With `linger`, servers without JetStream that answer
+    after every JetStream server did are waited for too, while each comes within `linger`
+    seconds of the last reply.
 
     Raises `Unavailable` when no server answered at all (wrong credentials or unreachable).
     """
     until = replies_counted(expected) if expected is not None else every_jetstream_server()
     replies = await client.gather(
-        f"{PING}.{kind}", _encode.encode(body or {}), timeout=timeout, quiet=quiet, until=until
+        f"{PING}.{kind}",
+        _encode.encode(body or {}),
+        timeout=timeout,
+        quiet=quiet,
+        until=until,
+        linger=linger,
     )
     if not replies:
         raise errors.Unavailable(

@@ -159,6 +159,24 @@ async def test_a_gather_ends_at_the_reply_that_completes_it_and_keeps_none_after
     assert all(r.rtt_seconds >= 0 for r in replies)
 
 
+async def test_a_gather_that_lingers_keeps_the_replies_that_follow_its_end(nats_server) -> None:
+    responder = await answer_in_order(nats_server, "fleet.ping", [b"a", b"b", b"c", b"edge"])
+    pool = ConnectionPool()
+    client = await pool.client("c1", spec_for(nats_server))
+    seen: list[bytes] = []
+
+    def third(msg) -> bool:
+        seen.append(msg.data)
+        return len(seen) == 3
+
+    # The quiet gap alone would wait 10 s; the linger ends the round soon after "edge".
+    replies = await client.gather("fleet.ping", timeout=10, quiet=10, until=third, linger=0.5)
+    await pool.close()
+    await responder.close()
+    assert [r.payload for r in replies] == [b"a", b"b", b"c", b"edge"]
+    assert seen == [b"a", b"b", b"c", b"edge"]  # `until` saw every reply, once
+
+
 async def test_a_gather_without_an_end_keeps_every_reply_until_a_quiet_gap(nats_server) -> None:
     responder = await answer_in_order(nats_server, "fleet.ping", [b"a", b"b", b"c", b"d"])
     pool = ConnectionPool()

@@ -69,6 +69,19 @@ async def test_a_ping_ends_once_every_jetstream_server_of_the_meta_cluster_answe
     assert [r.payload for r in replies] == order[:4]
 
 
+async def test_a_lingering_ping_also_keeps_a_server_without_jetstream_that_answers_last(
+    nats_server,
+) -> None:
+    order = [VARZ_JETSTREAM, VARZ_JETSTREAM, VARZ_JETSTREAM, VARZ_NO_JETSTREAM]
+    responder = await answer_in_order(nats_server, "$SYS.REQ.SERVER.PING.TESTZ", order)
+    pool = ConnectionPool()
+    client = await pool.client("c1", spec_for(nats_server))
+    replies = await ping(client, "TESTZ", timeout=10, quiet=10, linger=0.5)
+    await pool.close()
+    await responder.close()
+    assert [r.payload for r in replies] == order
+
+
 async def test_a_ping_with_an_expected_count_ends_at_that_many_replies(nats_server) -> None:
     order = [JSZ_NO_JETSTREAM, jsz("n1", 3), jsz("n2", 3), jsz("n3", 3)]
     responder = await answer_in_order(nats_server, "$SYS.REQ.SERVER.PING.TESTZ", order)
