@@ -45,6 +45,7 @@ class NatsNode:
     cluster_port: int | None = None
     monitor_port: int | None = None
     process: ChildProcess | None = None
+    jetstream: bool = True  # a cluster may mix in servers with JetStream off
 
     @property
     def url(self) -> str:
@@ -96,8 +97,13 @@ class NatsDeployment:
         lines = [
             f"server_name: {_q(node.name)}",
             f"listen: {_q(f'127.0.0.1:{node.port}')}",
-            f"jetstream {{ store_dir: {_q(str(node.store_dir))},"
-            f" max_memory_store: {self.max_memory}, max_file_store: {self.max_file} }}",
+        ]
+        if node.jetstream:
+            lines.append(
+                f"jetstream {{ store_dir: {_q(str(node.store_dir))},"
+                f" max_memory_store: {self.max_memory}, max_file_store: {self.max_file} }}"
+            )
+        lines += [
             "accounts {",
             f"  SYS {{ users: [ {_user(SYSTEM_USER, self.system_password)} ] }}",
             f"  APP {{ jetstream: enabled, users: [ {_user(APP_USER, self.app_password)} ] }}",

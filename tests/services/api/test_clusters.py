@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from services.embedded.nats import NatsDeployment
 from services.embedded.process import free_port
 from tests.fixtures.jetstream import ORG_PATH, cluster_body
+from tests.fixtures.nats import NatsTarget, _jetstream_ready
+from tests.fixtures.services import unavailable
 
 
 async def test_a_registered_cluster_says_which_secrets_are_set_and_never_shows_them(
@@ -131,6 +137,40 @@ async def test_testing_names_the_precise_failure(
         "dns": "cluster_dns_failed",
         "nojs": "jetstream_not_enabled",
     }
+
+
+@pytest.fixture(scope="module")
+def mixed_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsTarget]:
+    """Three JetStream servers and a fourth with JetStream off, in one cluster."""
+    deployment = NatsDeployment.plan(
+        tmp_path_factory.mktemp("mixed"),
+        size=4,
+        app_password="app-secret",
+        system_password="sys-secret",
+    )
+    deployment.nodes[3].jetstream = False
+    try:
+        deployment.start()
+    except Exception as exc:
+        unavailable(f"nats-server could not start: {exc}")
+    yield NatsTarget(deployment)
+    deployment.wipe()
+
+
+async def test_the_overview_lists_a_server_without_jetstream_too(
+    client: Any, auth_headers: Any, mixed_cluster: NatsTarget
+) -> None:
+    await _jetstream_ready(mixed_cluster)
+    admin = await auth_headers("admin")
+    body = cluster_body(mixed_cluster, "mixed", system=True)
+    assert (await client.post(ORG_PATH, json=body, headers=admin)).status_code == 201
+
+    overview = (await client.get(f"{ORG_PATH}/mixed/overview", headers=admin)).json()
+
+    assert overview["source"] == "system"
+    assert sorted(s["name"] for s in overview["servers"]) == ["n1", "n2", "n3", "n4"]
+    assert overview["meta"]["size"] == 3  # the meta cluster is the JetStream servers
+    assert overview["meta"]["leader"] in {"n1", "n2", "n3"}
 
 
 async def test_the_overview_shows_every_server_and_the_meta_leader_with_system_credentials(
