@@ -5,8 +5,10 @@
   - the same with an API key,
 
 and the latency of `POST /api/v1/auth/login` (p50, p99), plus each authenticated figure's
-overhead against the baseline. The app runs under uvicorn (one worker) in a subprocess on a
-free loopback port, on a throwaway PostgreSQL database and Redis db.
+overhead against the baseline, and the CPU of authentication itself (`resolve()`, timed in
+process) as a share of an authenticated request's server CPU. The app runs under uvicorn
+(one worker) in a subprocess on a free loopback port, on a throwaway PostgreSQL database and
+Redis db.
 
     JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     JETDECK_TEST_REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/auth.py
@@ -131,11 +133,57 @@ async def measure(base: str, key: str, options: argparse.Namespace, server: psut
             "" if name == base_name else f", {(1 - baseline_cpu / us) * 100:5.1f}% below /healthz"
         )
         print(f"  {name:34} {us:7.0f} µs  = at most {1e6 / us:6.0f} req/s per core{cost}")
+    jwt_cpu = statistics.median(cpu["GET /orgs/{org} with a JWT"])
+    key_cpu = statistics.median(cpu["GET /orgs/{org} with an API key"])
+    own = await resolve_cpu(token, key, concurrency, 20_000)
+    cold = await resolve_cpu(token, key, concurrency, 2_000, cached=False)
+    print("Authentication itself (resolve(): credential → principal → role, in process):")
+    for name, whole in (("JWT", jwt_cpu), ("API key", key_cpu)):
+        print(
+            f"  {name:34} {own[name]:7.0f} µs  = {own[name] / whole * 100:5.1f}% of that "
+            f"request's server CPU; {cold[name]:.0f} µs uncached (+ PostgreSQL's own)"
+        )
     quantiles = statistics.quantiles(latencies, n=100)
     print(
         f"{'POST /auth/login latency':36} p50 {statistics.median(latencies):6.1f} ms  "
         f"p99 {quantiles[98]:6.1f} ms  ({options.logins} logins, argon2id)"
     )
+
+
+async def resolve_cpu(
+    token: str, key: str, concurrency: int, calls: int, *, cached: bool = True
+) -> dict[str, float]:
+    """CPU µs per call of `resolve()`, which is what the middleware runs to authenticate a
+    request and find the caller's role (credential → principal → organization role, through
+    the access cache and the Redis epoch), in this process, against the same PostgreSQL and
+    Redis as the app, with `concurrency` calls in flight as under load. Not `cached`: the
+    access cache is emptied before each call (a credential's first request, or the first
+    after a revocation), so the token is verified and the role read from PostgreSQL (whose
+    own CPU is not in this figure)."""
+    from shared.accounts.authcache import grants
+    from shared.accounts.authenticate import resolve
+    from shared.backends import Backends
+    from shared.config import get_settings
+
+    backends = Backends.open(get_settings())  # the app's settings: `seed` exported them
+    out: dict[str, float] = {}
+    try:
+        for name, credential in (("JWT", token), ("API key", key)):
+            await resolve(backends, credential, "bench")  # warm: connections, the cache
+            per_worker = max(calls // concurrency, 1)
+
+            async def worker(credential: str = credential, n: int = per_worker) -> None:
+                for _ in range(n):
+                    if not cached:
+                        grants.clear()
+                    await resolve(backends, credential, "bench")
+
+            before = time.process_time()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            out[name] = (time.process_time() - before) / (per_worker * concurrency) * 1e6
+    finally:
+        await backends.close()
+    return out
 
 
 def main() -> int:
