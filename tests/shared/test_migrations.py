@@ -86,3 +86,29 @@ async def test_clickhouse_ddl_is_applied_once_per_version(clickhouse_migrated: s
     await ch.command("DROP DATABASE jetdeck_migration_check")
     assert first == [v for v, _ in ddl_versions()]
     assert second == []
+
+
+async def test_the_migrations_build_exactly_what_the_models_declare(
+    empty_database_url: str,
+) -> None:
+    """No drift: after every migration, Alembic's autogenerate finds nothing to add, drop or
+    change between the database and the SQLAlchemy models (tables, columns, types,
+    nullability, indexes, foreign keys)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from shared.db.models import metadata
+
+    in_thread(upgrade_database, empty_database_url)
+    db = Database(empty_database_url)
+
+    def differences(connection) -> list:  # type: ignore[no-untyped-def]
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    try:
+        async with db.engine.connect() as connection:
+            found = await connection.run_sync(differences)
+    finally:
+        await db.dispose()
+    assert found == []
