@@ -36,6 +36,7 @@ from shared.crypto import decrypt_json, encrypt_json
 from shared.db import Database
 from shared.errors import Conflict, Invalid, JetDeckError, NotFound, Unavailable
 from shared.nats import Auth, ClusterClient, ConnectionSpec, Tls
+from shared.nats.connection import creds_file
 from shared.nats.system import ping
 
 SECRET_FIELDS = ("password", "token", "seed", "creds")
@@ -495,15 +496,7 @@ def context_to_cluster(data: ContextImport) -> ClusterIn:
         auth = AuthIn(type="creds", creds=file("creds"))
     elif context.get("user_jwt") and context.get("nkey"):
         # A user JWT with its seed (natscli's --user-jwt and --nkey) is what a creds file holds.
-        auth = AuthIn(
-            type="creds",
-            creds=(
-                f"-----BEGIN NATS USER JWT-----\n{str(context['user_jwt']).strip()}\n"
-                "------END NATS USER JWT------\n\n"
-                f"-----BEGIN USER NKEY SEED-----\n{(file('nkey') or '').strip()}\n"
-                "------END USER NKEY SEED------\n"
-            ),
-        )
+        auth = AuthIn(type="creds", creds=creds_file(str(context["user_jwt"]), file("nkey") or ""))
     elif context.get("nkey"):
         auth = AuthIn(type="nkey", seed=(file("nkey") or "").strip())
     elif context.get("token"):

@@ -41,6 +41,14 @@ def user_keypair(seed: str, what: str = "the nkey seed") -> Any:
     return keypair
 
 
+def creds_file(user_jwt: str, seed: str) -> str:
+    """A `.creds` file's content, laid out as `nsc` writes it."""
+    return (
+        f"-----BEGIN NATS USER JWT-----\n{user_jwt.strip()}\n------END NATS USER JWT------\n\n"
+        f"-----BEGIN USER NKEY SEED-----\n{seed.strip()}\n------END USER NKEY SEED------\n"
+    )
+
+
 def split_creds(creds: str) -> tuple[str, str]:
     """The user JWT and the seed of a `.creds` file's content."""
     jwt, seed = _CREDS_JWT.search(creds), _CREDS_SEED.search(creds)
@@ -116,11 +124,7 @@ class ConnectionSpec:
             # So check both blocks here and hand it the canonical layout.
             jwt, seed = split_creds(auth.creds or "")
             user_keypair(seed, "the creds file's seed")
-            creds = (
-                f"-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n"
-                f"-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"
-            )
-            options.update(user_credentials=RawCredentials(creds))
+            options.update(user_credentials=RawCredentials(creds_file(jwt, seed)))
         if self.tls is not None:
             options.update(tls=self.tls.context(), tls_handshake_first=self.tls.handshake_first)
         return options
