@@ -1,7 +1,9 @@
 """The NATS gateway against a real nats-server."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -138,6 +140,16 @@ async def answer_in_order(target, subject: str, payloads: list[bytes]) -> NATS:
     return nc
 
 
+def ends_at_third(seen: list[bytes]) -> Callable[[Any], bool]:
+    """A round's end at the third reply; every reply it is shown goes to `seen`."""
+
+    def third(msg: Any) -> bool:
+        seen.append(msg.data)
+        return len(seen) == 3
+
+    return third
+
+
 async def test_a_gather_ends_at_the_reply_that_completes_it_and_keeps_none_after(
     nats_server,
 ) -> None:
@@ -145,11 +157,7 @@ async def test_a_gather_ends_at_the_reply_that_completes_it_and_keeps_none_after
     pool = ConnectionPool()
     client = await pool.client("c1", spec_for(nats_server))
     seen: list[bytes] = []
-
-    def third(msg) -> bool:
-        seen.append(msg.data)
-        return len(seen) == 3
-
+    third = ends_at_third(seen)
     # Without the early end, the fourth reply would be in: it comes well within the quiet gap.
     replies = await client.gather("fleet.ping", timeout=10, quiet=10, until=third)
     await pool.close()
@@ -164,11 +172,7 @@ async def test_a_gather_that_lingers_keeps_the_replies_that_follow_its_end(nats_
     pool = ConnectionPool()
     client = await pool.client("c1", spec_for(nats_server))
     seen: list[bytes] = []
-
-    def third(msg) -> bool:
-        seen.append(msg.data)
-        return len(seen) == 3
-
+    third = ends_at_third(seen)
     # The quiet gap alone would wait 10 s; the linger ends the round soon after "edge".
     replies = await client.gather("fleet.ping", timeout=10, quiet=10, until=third, linger=0.5)
     await pool.close()

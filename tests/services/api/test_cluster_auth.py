@@ -21,6 +21,7 @@ from tests.fixtures.nats_auth import (
     new_keypair,
     register,
     seed_of,
+    stream_round_trip,
 )
 
 
@@ -86,13 +87,7 @@ async def test_a_cluster_reached_with_each_kind_of_auth_tests_ok_and_serves_stre
         await auth_headers("viewer"),
         await auth_headers("admin"),
     )
-    stream = f"AUTH_{kind.replace('-', '_').upper()}"
-    try:
-        await api.create_stream(stream)
-        listed = (await api.get("/streams")).json()
-        assert [s["name"] for s in listed["items"]] == [stream]
-    finally:
-        assert (await api.delete(f"/streams/{stream}")).status_code in {200, 204}
+    await stream_round_trip(api, f"AUTH_{kind.replace('-', '_').upper()}")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -20,6 +20,7 @@ from tests.fixtures.nats_auth import (
     new_keypair,
     register,
     seed_of,
+    stream_round_trip,
 )
 
 
@@ -135,14 +136,7 @@ async def test_tls_with_good_credentials_tests_ok_and_serves_streams(
         await auth_headers("viewer"),
         await auth_headers("admin"),
     )
-    stream = f"TLS_{kind.replace('-', '_').upper()}"
-    try:
-        created = await api.create_stream(stream)
-        assert created["config"]["name"] == stream
-        listed = (await api.get("/streams")).json()
-        assert [s["name"] for s in listed["items"]] == [stream]
-    finally:
-        assert (await api.delete(f"/streams/{stream}")).status_code in {200, 204}
+    await stream_round_trip(api, f"TLS_{kind.replace('-', '_').upper()}")
 
 
 @pytest.mark.parametrize("kind", COMBINED)
