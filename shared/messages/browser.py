@@ -1,0 +1,300 @@
+"""The Messages tab's view of a stream: a page of rows at a position that lives in the URL.
+
+A position is one of: the first messages, the last, from a sequence forward, up to a
+sequence backward, or from a time (RFC 3339, or "5m" / "1h ago"). Rows always come oldest
+first; `prev` and `next` are the positions of the neighbouring pages. With a payload search
+(`q`) the page also says how many messages were scanned and where the scan continues.
+
+A page keeps at most `PAGE_PAYLOAD_BYTES` of payload across all its rows (each row's share
+of it is what its preview is made from), so a page holding an 8 MiB message costs the
+template what any other page does. Reading goes through `services.browse`: direct gets or
+`MSG.GET`, never a consumer, so Limits, WorkQueue and Interest streams are left unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from shared.errors import Invalid
+from shared.messages.payloads import (
+    PREVIEW_CHARS,
+    SHOWN_BYTES,
+    HeaderRow,
+    PayloadView,
+    header_count,
+    header_rows,
+    nats_get_command,
+    payload_view,
+    preview,
+)
+from shared.messages.reader import rfc3339, stream_facts
+from shared.messages.schemas import Message
+from shared.messages.services import browse, get_message
+from shared.nats import ClusterClient
+
+PAGE_PAYLOAD_BYTES = 16 * 1024
+PAGE_SIZES = (20, 50, 100, 200)
+DEFAULT_PAGE = 50
+ROW_PREFIX_MAX = 1024  # no row needs more than this for a one-line preview
+SEARCH_SCAN = 10_000  # messages a search examines per page request
+
+Seek = Literal["first", "last", "seq", "before", "time"]
+_AGO = re.compile(r"^\s*(\d+)\s*([smhdw])\s*(?:ago)?\s*$", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page is: `first`, `last`, `seq` (from `seq` forward), `before` (up to `seq`,
+    backward) or `time` (from `time` forward). `query()` gives its URL parameters."""
+
+    seek: Seek = "first"
+    seq: int | None = None
+    time: str | None = None  # RFC 3339 UTC, resolved from what the user typed
+
+    def query(self) -> dict[str, str]:
+        if self.seek in ("seq", "before"):
+            return {"seek": self.seek, "seq": str(self.seq)}
+        if self.seek == "time":
+            return {"seek": "time", "time": self.time or ""}
+        return {"seek": self.seek}
+
+
+def parse_time(value: str, now: datetime | None = None) -> str:
+    """A time the user typed: RFC 3339 (`2026-01-31T12:00:00Z`), a zone-less date-time taken
+    as UTC, or a relative one (`5m`, `1h ago`, `24h`, `7d`) → RFC 3339 UTC."""
+    text = value.strip()
+    match = _AGO.match(text)
+    if match:
+        moment = (now or datetime.now(UTC)) - timedelta(
+            seconds=int(match.group(1)) * _SECONDS[match.group(2).lower()]
+        )
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?", text):
+        text += "Z"  # a date-time field's value has no zone: UTC
+    checked = rfc3339(text)
+    assert checked is not None
+    return checked
+
+
+def parse_position(
+    seek: str | None = None, seq: str | int | None = None, time: str | None = None
+) -> Position:
+    """A position from URL parameters; `Invalid` naming the parameter when it is wrong."""
+    seek = (seek or ("time" if time else "seq" if seq not in (None, "") else "first")).lower()
+    if seek in ("first", "last"):
+        return Position(seek)  # type: ignore[arg-type]
+    if seek in ("seq", "before"):
+        try:
+            number = int(str(seq))
+        except ValueError:
+            raise Invalid(f"seq {seq!r} is not a sequence number", code="invalid_seq") from None
+        if number < 1:
+            raise Invalid("seq starts at 1", code="invalid_seq")
+        return Position(seek, seq=number)  # type: ignore[arg-type]
+    if seek == "time":
+        if not time:
+            raise Invalid("seek=time needs a time", code="invalid_start_time")
+        return Position("time", time=parse_time(time))
+    raise Invalid(
+        f"seek {seek!r} is not one of first, last, seq, before, time", code="invalid_seek"
+    )
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    seq: int
+    time: str | None  # UTC as NATS stamped it (RFC 3339, nanoseconds)
+    epoch_ms: int | None  # the same instant for the browser's local rendering
+    subject: str
+    size: int
+    headers: int  # header count, repeats included
+    preview: str  # one line, control characters escaped
+    preview_format: str  # json, msgpack, cbor, text or hex
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """Where a payload search stands: `scanned` messages examined for this page; when
+    `continue_seq` is set the bound was reached there and the next request resumes."""
+
+    q: str
+    scanned: int
+    continue_seq: int | None
+    direction: Literal["forward", "backward"]
+
+    @property
+    def bounded(self) -> bool:
+        return self.continue_seq is not None
+
+
+@dataclass
+class MessagePageView:
+    stream: str
+    position: Position
+    rows: list[MessageRow]  # oldest first
+    prev: Position | None  # the page before (older); None at the stream's start
+    next: Position | None  # the page after (newer); None at its end
+    first_seq: int
+    last_seq: int
+    messages: int  # the stream's message count
+    subject: str | None
+    search: SearchProgress | None
+    payload_bytes: int  # payload kept for this page's rows (≤ PAGE_PAYLOAD_BYTES)
+    limit: int = DEFAULT_PAGE
+
+
+def epoch_ms(time: str | None) -> int | None:
+    """Milliseconds since the epoch of a NATS time stamp (nanosecond RFC 3339)."""
+    if not time:
+        return None
+    probe = re.sub(r"(\.\d{6})\d+", r"\1", time.strip()).replace("Z", "+00:00")
+    try:
+        return math.floor(datetime.fromisoformat(probe).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _prefix(message: Message, limit: int) -> bytes:
+    """The first `limit` payload bytes, decoding only as much base64 as they take."""
+    return base64.b64decode(message.data[: math.ceil(limit / 3) * 4])[:limit]
+
+
+def to_rows(
+    messages: list[Message], budget: int = PAGE_PAYLOAD_BYTES
+) -> tuple[list[MessageRow], int]:
+    """Rows for messages, each preview made from its share of `budget` payload bytes;
+    returns the rows and the payload bytes they used."""
+    share = min(ROW_PREFIX_MAX, budget // max(len(messages), 1))
+    rows, used = [], 0
+    for m in messages:
+        head = _prefix(m, min(share, m.size))
+        used += len(head)
+        shown = preview(head, m.size, PREVIEW_CHARS)
+        rows.append(
+            MessageRow(
+                seq=m.seq,
+                time=m.time,
+                epoch_ms=epoch_ms(m.time),
+                subject=m.subject,
+                size=m.size,
+                headers=header_count(m.headers),
+                preview=shown.text,
+                preview_format=shown.format,
+            )
+        )
+    return rows, used
+
+
+async def message_page(
+    client: ClusterClient,
+    stream: str,
+    position: Position,
+    *,
+    subject: str | None = None,
+    q: str | None = None,
+    limit: int = DEFAULT_PAGE,
+    max_scan: int = SEARCH_SCAN,
+) -> MessagePageView:
+    """One page of the Messages tab at `position`, filtered by `subject` (NATS wildcards)
+    and, with `q`, by payload content."""
+    limit = max(1, min(limit, max(PAGE_SIZES)))
+    subject = subject.strip() or None if subject else None
+    q = q or None
+    facts = await stream_facts(client, stream)
+    backward = position.seek in ("last", "before")
+    start_seq = position.seq if position.seek in ("seq", "before") else None
+    page = await browse(
+        client,
+        stream,
+        start_seq=start_seq,
+        start_time=position.time if position.seek == "time" else None,
+        subject=subject,
+        direction="backward" if backward else "forward",
+        limit=limit,
+        q=q,
+        max_scan=max_scan,
+    )
+    found = list(reversed(page.messages)) if backward else page.messages
+    rows, used = to_rows(found)
+    first, last = facts.first_seq, facts.last_seq
+    if backward:
+        older = Position("before", seq=page.next_seq) if page.next_seq else None
+        newer_from = rows[-1].seq + 1 if rows else (start_seq or last) + 1
+        newer = Position("seq", seq=newer_from) if newer_from <= last and rows else None
+        if position.seek == "before" and not rows and start_seq and start_seq < last:
+            newer = Position("seq", seq=start_seq + 1)
+    else:
+        newer = Position("seq", seq=page.next_seq) if page.next_seq else None
+        older_to = rows[0].seq - 1 if rows else (page.next_seq or last + 1) - 1
+        older = Position("before", seq=older_to) if rows and older_to >= max(first, 1) else None
+        if not rows and start_seq and start_seq > first:
+            older = Position("before", seq=min(start_seq - 1, last))
+    search = None
+    if q:
+        search = SearchProgress(
+            q=q,
+            scanned=page.scanned,
+            continue_seq=page.next_seq if len(found) < limit else None,
+            direction="backward" if backward else "forward",
+        )
+    return MessagePageView(
+        stream=stream,
+        position=position,
+        rows=rows,
+        prev=older,
+        next=newer,
+        first_seq=first,
+        last_seq=last,
+        messages=facts.messages,
+        subject=subject,
+        search=search,
+        payload_bytes=used,
+        limit=limit,
+    )
+
+
+@dataclass
+class MessageView:
+    """One message's page: its headers (NATS' own marked, repeats kept), its payload in the
+    detected or asked-for format, and what the copy buttons copy."""
+
+    stream: str
+    seq: int
+    subject: str
+    time: str | None
+    epoch_ms: int | None
+    size: int
+    headers: list[HeaderRow]
+    payload: PayloadView
+    command: str  # `nats stream get STREAM SEQ`, shell-quoted
+    data_base64: str  # the shown payload (all of it with full=True), for the copy button
+
+
+async def message_view(
+    client: ClusterClient, stream: str, seq: int, *, fmt: str | None = None, full: bool = False
+) -> MessageView:
+    """The message at `seq` (NotFound when deleted or beyond the stream). Its payload is
+    rendered from the first 64 KiB unless `full`."""
+    m = await get_message(client, stream, seq)
+    data = base64.b64decode(m.data) if full else _prefix(m, min(m.size, SHOWN_BYTES + 1))
+    shown = payload_view(data, fmt=fmt, full=full)
+    shown.size = m.size
+    shown.truncated = shown.shown < m.size
+    return MessageView(
+        stream=stream,
+        seq=m.seq,
+        subject=m.subject,
+        time=m.time,
+        epoch_ms=epoch_ms(m.time),
+        size=m.size,
+        headers=header_rows(m.headers),
+        payload=shown,
+        command=nats_get_command(stream, m.seq),
+        data_base64=base64.b64encode(data[: shown.shown]).decode("ascii"),
+    )
