@@ -79,6 +79,8 @@ def parse_time(value: str, now: datetime | None = None) -> str:
         text += "Z"  # a date-time field's value has no zone: UTC
     checked = rfc3339(text)
     assert checked is not None
+    if int(checked[:4]) >= 2262:  # NATS keeps nanoseconds in an int64: later times wrap
+        raise Invalid(f"{value!r} is too far in the future", code="invalid_start_time")
     return checked
 
 
@@ -131,6 +133,14 @@ class SearchProgress:
     @property
     def bounded(self) -> bool:
         return self.continue_seq is not None
+
+    @property
+    def continue_at(self) -> Position | None:
+        """The position of the "continue" link (carry `q` and `subject` along)."""
+        if self.continue_seq is None:
+            return None
+        seek: Seek = "before" if self.direction == "backward" else "seq"
+        return Position(seek, seq=self.continue_seq)
 
 
 @dataclass
@@ -235,6 +245,8 @@ async def message_page(
         older = Position("before", seq=older_to) if rows and older_to >= max(first, 1) else None
         if not rows and start_seq and start_seq > first:
             older = Position("before", seq=min(start_seq - 1, last))
+        elif not rows and position.seek == "time" and facts.messages:
+            older = Position("before", seq=last)  # a time after the newest message
     search = None
     if q:
         search = SearchProgress(

@@ -158,26 +158,34 @@ def short(value: float | int | None, digits: int = 4) -> float | int | None:
         return value
     if not math.isfinite(value):
         return None
-    rounded = float(f"{value:.{digits}g}")
+    if value == 0:
+        return 0
+    rounded = round(value, digits - 1 - math.floor(math.log10(abs(value))))
     return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
 
 
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _epoch_of(iso: str, cache: dict[str, int]) -> int:
+    """`2026-01-31T12:00:00Z` → epoch seconds (each distinct time parsed once)."""
+    epoch = cache.get(iso)
+    if epoch is None:
+        epoch = cache[iso] = int(datetime.fromisoformat(iso).timestamp())
+    return epoch
 
 
 def _columns(
-    xs: list[int], points: dict[str, list[list[Any]]], names: Iterable[str]
+    xs: list[int],
+    index: dict[int, int],
+    points: dict[str, list[list[Any]]],
+    names: Iterable[str],
+    cache: dict[str, int],
 ) -> dict[str, list[Any]]:
-    """`[[iso time, value], …]` series (present buckets only) → columns over the grid, null
-    where a bucket has no point. A rate-like point right after an empty bucket is dropped:
-    it would average over the collection gap."""
-    index = {_iso(x): i for i, x in enumerate(xs)}
+    """`[[iso time, value], …]` series (present buckets only) → columns over the grid `xs`
+    (`index`: epoch → position), null where a bucket has no point."""
     out: dict[str, list[Any]] = {}
     for name in names:
         column: list[Any] = [None] * len(xs)
         for t, value in points.get(name, []):
-            i = index.get(t)
+            i = index.get(_epoch_of(t, cache))
             if i is not None:
                 column[i] = short(value)
         out[name] = column
@@ -185,6 +193,8 @@ def _columns(
 
 
 def _drop_after_gaps(columns: dict[str, list[Any]], present: list[bool]) -> None:
+    """A rate-like point right after an empty bucket is dropped: it would average over the
+    collection gap."""
     for name in _RATES:
         column = columns.get(name)
         if column is None:
@@ -251,12 +261,14 @@ async def object_chart(
     xs = grid(rng.start, rng.end, step)
     # A bucket holds a sample when the always-written gauge has a point there.
     presence = got["series"]["total_lag" if consumer is not None else "consumers"]
-    columns = _columns(xs, got["series"], units)
-    index = {_iso(x): i for i, x in enumerate(xs)}
+    index = {x: i for i, x in enumerate(xs)}
+    cache: dict[str, int] = {}
+    columns = _columns(xs, index, got["series"], units, cache)
     present = [False] * len(xs)
     for t, _ in presence:
-        if t in index:
-            present[index[t]] = True
+        i = index.get(_epoch_of(t, cache))
+        if i is not None:
+            present[i] = True
     _drop_after_gaps(columns, present)
     return _document(xs, columns, units, limits or {}, step, rng.start, rng.end)
 

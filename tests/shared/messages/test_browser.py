@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -105,6 +106,10 @@ async def test_browsing_forward_backward_and_by_time_leaves_the_stream_unchanged
     assert [r.seq for r in by_time.rows] == [31, 32, 33, 34, 35]
     hour_ago = await message_page(client, "ORDERS", parse_position("time", time="1h ago"))
     assert hour_ago.rows[0].seq == 1
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    future = await message_page(client, "ORDERS", Position("time", time=tomorrow))
+    assert future.rows == [] and future.next is None
+    assert future.prev == Position("before", seq=45)
 
     assert await counts(js) == before
     await nc.close()
@@ -142,6 +147,7 @@ async def test_a_search_reports_what_it_scanned_and_where_to_continue(
     assert bounded.rows == []
     assert bounded.search is not None and bounded.search.bounded
     assert (bounded.search.scanned, bounded.search.continue_seq) == (20, 21)
+    assert bounded.search.continue_at == Position("seq", seq=21)
     resumed = await message_page(
         client, "ORDERS", Position("seq", seq=41), q='"order": 55}', limit=10, max_scan=20
     )
@@ -205,6 +211,12 @@ def test_positions_parse_from_the_url_and_refuse_nonsense() -> None:
     assert parse_position("before", 7).query() == {"seek": "before", "seq": "7"}
     assert parse_time("2026-01-31T12:00") == "2026-01-31T12:00Z"
     assert parse_time("2026-01-31T12:00:00+01:00") == "2026-01-31T12:00:00+01:00"
-    for bad in (("seq", "x", None), ("seq", "0", None), ("time", None, "noon"), ("up", None, None)):
+    for bad in (
+        ("seq", "x", None),
+        ("seq", "0", None),
+        ("time", None, "noon"),
+        ("time", None, "2999-01-01T00:00:00Z"),
+        ("up", None, None),
+    ):
         with pytest.raises(Invalid):
             parse_position(*bad)

@@ -1,0 +1,261 @@
+"""How fast and how big is what the web console's pages need? Printed beside the API call
+for the same data, in the same run (targets from issue 9; nothing here asserts them):
+
+  - the 30-day chart document of one consumer with 10-second samples (259,200 raw samples
+    in chDB, rolled up by the views): `charts.object_chart` as the consumer page calls it,
+    its time and its JSON size, beside `GET …/consumers/{c}/metrics?from=…&to=…` through
+    the real HTTP app (uvicorn, 127.0.0.1, API key) for the same series and range, and
+    beside `queries.read_series` alone (the SQL and derivation both share).
+    Targets: chart data ≤ 100 ms and ≤ 100 KB.
+
+    JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+    .venv/bin/python bench/web.py [--rounds 30]
+
+Without JETDECK_TEST_DATABASE_URL an embedded PostgreSQL is started; Redis is embedded
+unless JETDECK_TEST_REDIS_URL is set. The app runs in this process (uvicorn in a thread):
+chDB allows one process per data directory, and the bench writes the samples itself.
+Later page timings (Messages tab, charts drawn in the browser) belong here too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench._support import admin_sql, backing_services, seed, with_database  # noqa: E402
+from services.embedded.process import free_port  # noqa: E402
+
+CONSUMER_SERIES = (
+    "num_pending,num_ack_pending,num_redelivered,delivered_rate,ack_rate,"
+    "time_lag_seconds,time_to_drain_seconds"
+)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def row(label: str, times_ms: list[float], size: int | None = None) -> None:
+    sized = f"{size / 1000:8.1f} KB" if size is not None else " " * 11
+    print(
+        f"  {label:<44} {min(times_ms):7.1f} {statistics.median(times_ms):7.1f} "
+        f"{pct(times_ms, 95):7.1f}  {sized}",
+        flush=True,
+    )
+
+
+async def timed(fn: Callable[[], Awaitable[Any]], rounds: int) -> tuple[list[float], Any]:
+    await fn()  # first touch: caches, connection
+    times, result = [], None
+    for _ in range(rounds):
+        started = time.perf_counter()
+        result = await fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
+class ThreadedServer:
+    """The whole app under uvicorn in a thread of this process (its own event loop)."""
+
+    def __init__(self, port: int):
+        import uvicorn
+
+        from services.app import create_app
+
+        config = uvicorn.Config(
+            create_app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.base = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit("the app did not answer /healthz within 60 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+async def insert_samples(ch: Any, org_id: str, cluster_id: str, start: datetime) -> int:
+    samples = 30 * 24 * 360
+    await ch.command(
+        f"INSERT INTO {ch.database}.consumer_samples (ts, org_id, cluster_id, account, stream, "  # noqa: S608
+        "consumer, num_pending, num_ack_pending, num_redelivered, num_waiting, "
+        "delivered_consumer_seq, delivered_stream_seq, ack_floor_consumer_seq, "
+        "ack_floor_stream_seq, delivered_total, acked_total, time_lag_seconds) "
+        "SELECT toDateTime({start:UInt32} + number * 10, 'UTC'), {org:String}, "
+        "{cluster:String}, '$G', 'ORDERS', 'C0', 500 + number % 1000, number % 50, number % 7, "
+        "1, number * 9, number * 9, number * 8, number * 8, number * 9, number * 8, "
+        "(number % 600) / 10 FROM numbers({rows:UInt64})",
+        {"start": int(start.timestamp()), "org": org_id, "cluster": cluster_id, "rows": samples},
+    )
+    return samples
+
+
+async def measure(base: str, key: str, chdb_url: str, rounds: int) -> None:
+    from shared.metrics.charts import chart_json, object_chart, parse_range
+    from shared.metrics.clickhouse import ClickHouse
+    from shared.metrics.queries import SeriesQuery, read_series
+
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+        created = await http.post(
+            "/api/v1/orgs/bench/clusters",
+            json={
+                "name": "bench",
+                "servers": ["nats://127.0.0.1:4222"],  # registered only, never connected here
+                "auth": {"type": "none"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        cluster_id = created.json()["id"]
+        org = await http.get("/api/v1/orgs/bench")
+        assert org.status_code == 200, org.text
+        org_id = org.json()["id"]
+
+        ch = ClickHouse(chdb_url, os.environ["JETDECK_CLICKHOUSE_DATABASE"])
+        now = datetime.now(UTC).replace(microsecond=0)
+        started = time.perf_counter()
+        samples = await insert_samples(ch, org_id, cluster_id, now - timedelta(days=30))
+        print(
+            f"inserted {samples:,} raw 10-second samples of ORDERS/C0 "
+            f"(rollups by the views) in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        rng = parse_range("30d", now=now)
+
+        async def chart() -> bytes:
+            doc = await object_chart(ch, org_id, cluster_id, "ORDERS", "C0", rng, raw_interval=10)
+            return chart_json(doc)
+
+        params = {
+            "series": CONSUMER_SERIES,
+            "from": rng.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "to": rng.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        path = "/api/v1/orgs/bench/clusters/bench/streams/ORDERS/consumers/C0/metrics"
+
+        async def api() -> bytes:
+            response = await http.get(path, params=params)
+            assert response.status_code == 200, response.text
+            return response.content
+
+        query = SeriesQuery(
+            org_id=org_id,
+            cluster_id=cluster_id,
+            stream="ORDERS",
+            consumer="C0",
+            names=tuple(CONSUMER_SERIES.split(",")),
+            start=rng.start,
+            end=rng.end,
+        )
+
+        async def series_only() -> Any:
+            return await read_series(ch, query, 10)
+
+        chart_ms, body = await timed(chart, rounds)
+        api_ms, api_body = await timed(api, rounds)
+        read_ms, _ = await timed(series_only, rounds)
+        chart_again_ms, _ = await timed(chart, rounds)
+        doc = json.loads(body)
+        points = len(doc["x"])
+        print(
+            f"\n30-day chart data, consumer with 10-second samples "
+            f"(7 series, step {doc['step']} s, {points} points a series, {rounds} rounds)"
+        )
+        print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
+        row("charts.object_chart + chart_json (the page)", chart_ms + chart_again_ms, len(body))
+        row("GET …/consumers/C0/metrics?from=… (HTTP API)", api_ms, len(api_body))
+        row("  of which queries.read_series (in-process)", read_ms)
+        p50 = statistics.median(chart_ms + chart_again_ms)
+        print(
+            f"  targets ≤ 100 ms and ≤ 100 KB: "
+            f"{'met' if p50 <= 100 else 'MISSED'} / {'met' if len(body) <= 100_000 else 'MISSED'}"
+        )
+        print(
+            f"\n(app, client and chDB in one process; {os.cpu_count()} CPUs shared with "
+            "whatever else runs)"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    from cryptography.fernet import Fernet
+
+    from shared.config import get_settings
+    from shared.db.migrate import upgrade_database
+    from shared.metrics.clickhouse import ClickHouse
+    from shared.metrics.migrate import migrate_clickhouse
+
+    tmp = Path(tempfile.mkdtemp(prefix="jetdeck-bench-web-"))
+    chdb_url = f"chdb://{tmp / 'chdb'}"
+    with backing_services() as (admin_url, redis_url):
+        name = f"jetdeck_bench_{uuid.uuid4().hex[:8]}"
+        asyncio.run(admin_sql(admin_url, f"CREATE DATABASE {name}"))
+        try:
+            database_url = with_database(admin_url, name)
+            upgrade_database(database_url)
+            env = {
+                "JETDECK_ENV": "development",
+                "JETDECK_SECRET_KEY": secrets.token_urlsafe(48),
+                "JETDECK_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "JETDECK_DATABASE_URL": database_url,
+                "JETDECK_REDIS_URL": redis_url,
+                "JETDECK_CLICKHOUSE_URL": chdb_url,
+                "JETDECK_CLICKHOUSE_DATABASE": "jetdeck_bench",
+                "JETDECK_LOG_LEVEL": "WARNING",
+            }
+            key = asyncio.run(seed(env))
+            get_settings.cache_clear()
+            asyncio.run(migrate_clickhouse(ClickHouse(chdb_url, "jetdeck_bench")))
+            with ThreadedServer(free_port()) as server:
+                asyncio.run(measure(server.base, key, chdb_url, args.rounds))
+        finally:
+            asyncio.run(admin_sql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
