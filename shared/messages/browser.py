@@ -75,8 +75,10 @@ def parse_time(value: str, now: datetime | None = None) -> str:
             seconds=int(match.group(1)) * _SECONDS[match.group(2).lower()]
         )
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?", text):
-        text += "Z"  # a date-time field's value has no zone: UTC
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", text):
+        text += ":00"  # a date-time field may leave out the seconds; RFC 3339 may not
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", text):
+        text += "Z"  # nor a zone: UTC
     checked = rfc3339(text)
     assert checked is not None
     if int(checked[:4]) >= 2262:  # NATS keeps nanoseconds in an int64: later times wrap

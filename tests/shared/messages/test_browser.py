@@ -125,6 +125,9 @@ async def test_a_wildcard_subject_filter_pages_only_its_messages(
     assert [r.seq for r in page.rows] == [1, 2, 3, 4, 5]
     us = await message_page(client, "ORDERS", Position("first"), subject="orders.us.>", limit=4)
     assert [r.seq for r in us.rows] == [3, 6, 9, 12] and us.next == Position("seq", seq=13)
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    field = await message_page(client, "ORDERS", parse_position("time", time=an_hour_ago))
+    assert field.rows[0].seq == 1  # a date-time field's value (no seconds, no zone) works
     newest_us = await message_page(
         client, "ORDERS", Position("last"), subject="orders.us.*", limit=3
     )
@@ -209,7 +212,8 @@ def test_positions_parse_from_the_url_and_refuse_nonsense() -> None:
     assert parse_position("last") == Position("last")
     assert parse_position(None, "12") == Position("seq", seq=12)
     assert parse_position("before", 7).query() == {"seek": "before", "seq": "7"}
-    assert parse_time("2026-01-31T12:00") == "2026-01-31T12:00Z"
+    assert parse_time("2026-01-31T12:00") == "2026-01-31T12:00:00Z"
+    assert parse_time("2026-01-31T12:00:05.5") == "2026-01-31T12:00:05.5Z"
     assert parse_time("2026-01-31T12:00:00+01:00") == "2026-01-31T12:00:00+01:00"
     for bad in (
         ("seq", "x", None),
