@@ -24,11 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 import cbor2
 import msgpack
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from shared.messages.schemas import HeaderValue
 
@@ -156,13 +157,14 @@ class HexRow:
     ascii: str  # printable ASCII, `.` for the rest
 
 
+_PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
+
+
 def hex_rows(data: bytes) -> Iterator[HexRow]:
     for at in range(0, len(data), 16):
         chunk = data[at : at + 16]
-        left = " ".join(f"{b:02x}" for b in chunk[:8])
-        right = " ".join(f"{b:02x}" for b in chunk[8:])
-        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
-        yield HexRow(f"{at:08x}", f"{left:<23}  {right:<23}", text)
+        hexed = f"{chunk[:8].hex(' '):<23}  {chunk[8:].hex(' '):<23}"
+        yield HexRow(f"{at:08x}", hexed, chunk.translate(_PRINTABLE).decode("ascii"))
 
 
 def hex_dump(data: bytes) -> str:
@@ -229,17 +231,23 @@ def json_lines(value: Any) -> list[JsonLine]:
     return lines
 
 
+_OPEN = {
+    kind: f'<span class="json-{kind}">'
+    for kind in ("key", "string", "number", "bool", "null", "punct")
+}
+
+
 def json_markup(lines: list[JsonLine], *, indent: int = 2) -> Markup:
     """The lines as `<span class="json-KIND">` tokens, one text line each, every token
     escaped (for a `<pre>`; the template adds collapsing if it wants it)."""
-    out: list[Markup] = []
+    out: list[str] = []
     for line in lines:
-        spans = Markup("").join(
-            Markup('<span class="json-{}">{}</span>').format(kind, text)
-            for kind, text in line.tokens
-        )
-        out.append(Markup("{}{}").format(" " * (indent * line.depth), spans))
-    return Markup("\n").join(out)
+        out.append(" " * (indent * line.depth))
+        for kind, text in line.tokens:
+            out.append(f"{_OPEN[kind]}{escape(text)}</span>")
+        out.append("\n")
+    # Safe: every token's text went through escape(); the tags are our constants.
+    return Markup("".join(out[:-1]))  # noqa: S704
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -248,17 +256,38 @@ def json_markup(lines: list[JsonLine], *, indent: int = 2) -> Markup:
 @dataclass
 class Rendering:
     """One format's view of the payload: `text` (pretty JSON, text, hex dump or base64), for
-    JSON-like formats also `value` and `lines`; or `error` saying why the decoder failed."""
+    JSON-like formats also `value` and `lines` (made when first read); or `error` saying
+    why the decoder failed."""
 
     format: Format
-    text: str | None = None
+    raw_text: str | None = None
     value: Any = None
-    lines: list[JsonLine] | None = None
     error: str | None = None
+    decoded: bool = False  # `value` holds a decoded JSON-like value (null is one too)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @cached_property
+    def lines(self) -> list[JsonLine] | None:
+        if not self.decoded:
+            return None
+        try:
+            return json_lines(self.value)
+        except RecursionError:  # nested deeper than a template should show
+            return None
+
+    @cached_property
+    def text(self) -> str | None:
+        if not self.decoded:
+            return self.raw_text
+        lines = self.lines
+        if lines is None:
+            return json.dumps(self.value, ensure_ascii=False)
+        return "\n".join(
+            "  " * line.depth + "".join(text for _, text in line.tokens) for line in lines
+        )
 
 
 @dataclass
@@ -274,12 +303,12 @@ class PayloadView:
 def render(data: bytes, fmt: Format, *, truncated: bool = False) -> Rendering:
     """`data` in one format; a decoder that fails gives `error`, never an exception."""
     if fmt == "hex":
-        return Rendering("hex", text=hex_dump(data))
+        return Rendering("hex", raw_text=hex_dump(data))
     if fmt == "base64":
-        return Rendering("base64", text=base64.b64encode(data).decode("ascii"))
+        return Rendering("base64", raw_text=base64.b64encode(data).decode("ascii"))
     try:
         if fmt == "text":
-            return Rendering("text", text=decode_text(data, truncated=truncated))
+            return Rendering("text", raw_text=decode_text(data, truncated=truncated))
         if truncated:
             raise DecodeFailed(
                 f"only the first {len(data)} bytes are loaded: load the whole message to decode it"
@@ -288,12 +317,7 @@ def render(data: bytes, fmt: Format, *, truncated: bool = False) -> Rendering:
         value = decoder(data)
     except DecodeFailed as exc:
         return Rendering(fmt, error=str(exc))
-    return Rendering(
-        fmt,
-        text=json.dumps(value, indent=2, ensure_ascii=False),
-        value=value,
-        lines=json_lines(value),
-    )
+    return Rendering(fmt, value=value, decoded=True)
 
 
 def detect(data: bytes, *, truncated: bool = False) -> tuple[Rendering, dict[str, str]]:
@@ -377,7 +401,7 @@ def preview(prefix: bytes, size: int, limit: int = PREVIEW_CHARS) -> Preview:
     the prefix."""
     truncated = len(prefix) < size
     chosen, _ = detect(prefix, truncated=truncated)
-    if chosen.value is not None or chosen.format in ("json", "msgpack", "cbor"):
+    if chosen.decoded:
         compact = json.dumps(chosen.value, ensure_ascii=False, separators=(",", ":"))
         return Preview(chosen.format, one_line(compact, limit))
     if chosen.format == "text":

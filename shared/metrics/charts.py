@@ -440,6 +440,50 @@ class ConsumerKey:
         return f"{self.stream}/{self.consumer}"
 
 
+@dataclass(frozen=True)
+class LaggingConsumer:
+    key: ConsumerKey
+    total_lag: int  # num_pending + num_ack_pending at its latest sample
+    time_lag_seconds: float | None
+    sampled_at: datetime
+
+
+async def most_lagging_consumers(
+    ch: ClickHouse,
+    org_id: str,
+    *,
+    limit: int = 10,
+    within: timedelta = timedelta(minutes=5),
+    now: datetime | None = None,
+) -> list[LaggingConsumer]:
+    """The organization's consumers with the largest total lag at their latest sample
+    (sampled within `within`, so removed consumers drop out), largest first."""
+    end = now or datetime.now(UTC)
+    rows = await ch.query(
+        "SELECT cluster_id, stream, consumer, argMax(num_pending + num_ack_pending, ts) AS lag, "  # noqa: S608 (our names)
+        "argMax(time_lag_seconds, ts), max(ts) "
+        f"FROM {ch.database}.consumer_samples WHERE org_id = {{org:String}} "
+        "AND ts >= toDateTime({start:UInt32}, 'UTC') AND ts <= toDateTime({end:UInt32}, 'UTC') "
+        "GROUP BY cluster_id, stream, consumer ORDER BY lag DESC, stream, consumer "
+        "LIMIT {limit:UInt32}",
+        {
+            "org": org_id,
+            "start": int((end - within).timestamp()),
+            "end": int(end.timestamp()),
+            "limit": limit,
+        },
+    )
+    return [
+        LaggingConsumer(
+            ConsumerKey(str(c), str(s), str(n)),
+            int(lag),
+            None if tl is None or math.isnan(tl) else float(tl),
+            at if at.tzinfo else at.replace(tzinfo=UTC),
+        )
+        for c, s, n, lag, tl, at in rows
+    ]
+
+
 async def lag_sparklines(
     ch: ClickHouse,
     org_id: str,

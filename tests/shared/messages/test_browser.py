@@ -28,6 +28,7 @@ KINDS = [
     ("workqueue", True),
     ("workqueue", False),
     ("interest", True),
+    ("interest", False),
 ]
 
 

@@ -15,6 +15,7 @@ from shared.metrics.charts import (
     chart_json,
     cluster_chart_data,
     lag_sparklines,
+    most_lagging_consumers,
     object_chart,
     parse_range,
     short,
@@ -258,6 +259,18 @@ async def test_sparklines_of_many_consumers_come_from_one_query(clickhouse) -> N
     c0 = lines["series"]["cluster-1/ORDERS/C0"]
     assert c0[0] == 100 + 11 + 5 and c0[-1] == 100 + 359 + 5  # the last sample of each bucket
     assert lines["series"]["cluster-1/ORDERS/C3"] == [None] * 30
+
+
+async def test_the_most_lagging_consumers_come_first(clickhouse) -> None:
+    now = hour_ago(0)
+    # C0 ends at 100 + 29 + 5, C1 at 100 + 19 + 5; C2 was last sampled over 5 minutes ago.
+    for n in range(3):
+        await consumer_samples(
+            clickhouse, now - timedelta(minutes=5 + n), 30 - n * 10, consumer=f"C{n}"
+        )
+    top = await most_lagging_consumers(clickhouse, ORG, limit=2, now=now)
+    assert [(c.key.consumer, c.total_lag) for c in top] == [("C0", 134), ("C1", 124)]
+    assert top[0].time_lag_seconds == 2.5 and top[0].key.label == "ORDERS/C0"
 
 
 async def test_the_last_points_are_what_nats_reported_for_a_backlog(
