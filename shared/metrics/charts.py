@@ -1,7 +1,8 @@
 """Chart data for the console's uPlot charts: one compact columnar document per page.
 
     {"x": [epoch seconds…], "series": {name: [value | null, …]}, "units": {name: unit},
-     "limits": {name: value}, "step": seconds, "from": epoch, "to": epoch}
+     "limits": {name: value}, "step": seconds, "from": epoch, "to": epoch,
+     "refresh": seconds between collections when the range ends now, else null}
 
 `x` is every bucket start of the range (a step chosen by `queries.choose_resolution`, so at
 most ~1000 points); a series holds `null` in a bucket where no sample was collected, so
@@ -217,17 +218,29 @@ def _document(
     units: dict[str, str],
     limits: dict[str, int | float],
     step: int,
-    rng_start: datetime,
-    rng_end: datetime,
+    rng: ChartRange,
+    raw_interval: int,
 ) -> dict[str, Any]:
+    """The document; for a range ending now, without the trailing buckets that started
+    within the last two collection intervals and hold nothing yet (their cycle may not be
+    written: not a gap), and with `refresh`, the seconds between collections."""
+    if rng.live:
+        recent = rng.end.timestamp() - 2 * raw_interval
+        keep = len(xs)
+        while keep and xs[keep - 1] > recent and all(c[keep - 1] is None for c in series.values()):
+            keep -= 1
+        if keep < len(xs):
+            xs = xs[:keep]
+            series = {name: column[:keep] for name, column in series.items()}
     return {
         "x": xs,
         "series": series,
         "units": {name: units[name] for name in series},
         "limits": {k: v for k, v in limits.items() if v is not None and v > 0},
         "step": step,
-        "from": int(rng_start.timestamp()),
-        "to": int(rng_end.timestamp()),
+        "from": int(rng.start.timestamp()),
+        "to": int(rng.end.timestamp()),
+        "refresh": raw_interval if rng.live else None,
     }
 
 
@@ -270,7 +283,7 @@ async def object_chart(
         if i is not None:
             present[i] = True
     _drop_after_gaps(columns, present)
-    return _document(xs, columns, units, limits or {}, step, rng.start, rng.end)
+    return _document(xs, columns, units, limits or {}, step, rng, raw_interval)
 
 
 async def consumer_chart(
@@ -403,7 +416,7 @@ async def cluster_chart_data(
         name: account_limits[name] or capacity[name] for name in account_limits
     }
     limits["servers_reachable"] = known
-    return _document(xs, columns, CLUSTER_UNITS, limits, step, rng.start, rng.end)
+    return _document(xs, columns, CLUSTER_UNITS, limits, step, rng, raw_interval)
 
 
 def _epoch(moment: datetime) -> int:
