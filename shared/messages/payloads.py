@@ -36,6 +36,7 @@ from shared.messages.schemas import HeaderValue
 SHOWN_BYTES = 64 * 1024  # what a message view renders unless asked for the whole payload
 PREVIEW_CHARS = 120
 ERROR_CHARS = 160
+PRETTY_DEPTH = 64  # deeper JSON is shown compact, on one line
 
 Format = Literal["json", "msgpack", "cbor", "text", "hex", "base64"]
 FORMATS: tuple[Format, ...] = ("json", "msgpack", "cbor", "text", "hex", "base64")
@@ -207,6 +208,8 @@ def json_lines(value: Any) -> list[JsonLine]:
         return ("string", json.dumps(v, ensure_ascii=False))
 
     def emit(v: Any, depth: int, prefix: list[tuple[TokenKind, str]], comma: bool) -> None:
+        if depth > PRETTY_DEPTH:  # indentation grows with the square of the depth
+            raise RecursionError(f"nested deeper than {PRETTY_DEPTH} levels")
         tail: list[tuple[TokenKind, str]] = [("punct", ",")] if comma else []
         if isinstance(v, dict | list) and v:
             opener, closer = ("{", "}") if isinstance(v, dict) else ("[", "]")
@@ -275,7 +278,7 @@ class Rendering:
             return None
         try:
             return json_lines(self.value)
-        except RecursionError:  # nested deeper than a template should show
+        except RecursionError:  # nested deeper than PRETTY_DEPTH: shown compact
             return None
 
     @cached_property

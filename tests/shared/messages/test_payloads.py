@@ -38,6 +38,12 @@ def test_json_lines_carry_typed_tokens_and_collapsible_blocks() -> None:
     assert lines[5].tokens == [("key", '"b"'), ("punct", ": "), ("punct", "{}")]
 
 
+def test_deeply_nested_json_is_shown_compact() -> None:
+    view = payload_view(b"[" * 500 + b"]" * 500)
+    assert view.detected == "json" and view.rendering.lines is None
+    assert view.rendering.text == "[" * 500 + "]" * 500
+
+
 def test_json_markup_escapes_every_token() -> None:
     view = payload_view(b'{"<script>": "</pre><img src=x onerror=alert(1)>&"}')
     assert view.rendering.lines is not None
