@@ -208,10 +208,58 @@ async def measure(base: str, key: str, chdb_url: str, rounds: int) -> None:
             f"  targets ≤ 100 ms and ≤ 100 KB: "
             f"{'met' if p50 <= 100 else 'MISSED'} / {'met' if len(body) <= 100_000 else 'MISSED'}"
         )
+        await bench_sparklines(ch, org_id, cluster_id, now, rounds)
         print(
             f"\n(app, client and chDB in one process; {os.cpu_count()} CPUs shared with "
             "whatever else runs)"
         )
+
+
+async def bench_sparklines(
+    ch: Any, org_id: str, cluster_id: str, now: datetime, rounds: int
+) -> None:
+    """The dashboard: the 20 most lagging consumers and an hour's sparkline of each, in one
+    query, beside one consumer's 1-hour chart document (the baseline)."""
+    from shared.metrics.charts import (
+        chart_json,
+        lag_sparklines,
+        most_lagging_consumers,
+        object_chart,
+        parse_range,
+    )
+
+    await ch.command(
+        f"INSERT INTO {ch.database}.consumer_samples (ts, org_id, cluster_id, account, stream, "  # noqa: S608
+        "consumer, num_pending, num_ack_pending, num_redelivered, num_waiting, "
+        "delivered_consumer_seq, delivered_stream_seq, ack_floor_consumer_seq, "
+        "ack_floor_stream_seq, delivered_total, acked_total, time_lag_seconds) "
+        "SELECT toDateTime({start:UInt32} + (number % 360) * 10, 'UTC'), {org:String}, "
+        "{cluster:String}, '$G', 'ORDERS', concat('D', toString(intDiv(number, 360))), "
+        "number, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL FROM numbers(7200)",
+        {
+            "start": int((now - timedelta(hours=1)).timestamp()),
+            "org": org_id,
+            "cluster": cluster_id,
+        },
+    )
+
+    async def dashboard() -> bytes:
+        top = await most_lagging_consumers(ch, org_id, limit=20, now=now)
+        lines = await lag_sparklines(ch, org_id, [c.key for c in top], now=now)
+        return chart_json(lines)
+
+    async def one_chart() -> bytes:
+        doc = await object_chart(
+            ch, org_id, cluster_id, "ORDERS", "C0", parse_range("1h", now=now), raw_interval=10
+        )
+        return chart_json(doc)
+
+    dash_ms, body = await timed(dashboard, rounds)
+    chart_ms, chart_body = await timed(one_chart, rounds)
+    print("\nDashboard: the 20 most lagging consumers + their 1-hour sparklines (2 queries)")
+    print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
+    row("most_lagging_consumers + lag_sparklines", dash_ms, len(body))
+    row("one consumer's 1-hour chart (baseline)", chart_ms, len(chart_body))
 
 
 def main() -> int:
