@@ -1,0 +1,129 @@
+"""The console's shell and dashboard over HTTP: one URL serves the page or, for htmx, its
+fragment; static files are hashed, immutable and compressed; the dashboard reads the latest
+collection."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from typing import Any
+
+from services.web.assets import asset
+from tests.fixtures.accounts import web_login
+from tests.services.api.test_metrics import collect
+
+HTML = {"Accept": "text/html"}
+HTMX = {**HTML, "HX-Request": "true", "HX-Target": "dashboard_live"}
+
+
+async def _sign_in(client: Any, make_user: Any, role: str = "viewer", org: str = "acme") -> None:
+    await make_user(f"{role}@example.com", org_slug=org, role=role)
+    assert (await web_login(client, f"{role}@example.com")).status_code == 303
+
+
+async def test_a_signed_in_user_lands_on_their_first_organizations_dashboard(
+    client, make_user
+) -> None:
+    await _sign_in(client, make_user)
+    home = await client.get("/", headers=HTML)
+    assert home.status_code == 303
+    assert home.headers["location"] == "/orgs/acme"
+
+
+async def test_service_status_stays_readable_by_anyone_at_status(client) -> None:
+    response = await client.get("/status", headers=HTML)
+    assert response.status_code == 200
+    assert "database" in response.text and "worker" in response.text
+
+
+async def test_an_organization_without_clusters_is_told_to_register_one(client, make_user) -> None:
+    await _sign_in(client, make_user, role="admin")
+    page = await client.get("/orgs/acme", headers=HTML)
+    assert page.status_code == 200, page.text
+    assert "No cluster yet" in page.text
+    assert 'href="/orgs/acme/clusters"' in page.text
+    clusters = await client.get("/orgs/acme/clusters", headers=HTML)
+    assert clusters.status_code == 200
+    assert "No cluster yet" in clusters.text
+
+
+async def test_the_shell_has_landmarks_switchers_and_breadcrumbs(client, make_user) -> None:
+    await make_user("viewer@example.com", org_slug="globex", role="owner")
+    await _sign_in(client, make_user)
+    page = (await client.get("/orgs/acme", headers=HTML)).text
+    assert '<nav class="sidenav" aria-label="Console">' in page
+    assert '<nav aria-label="Breadcrumb"' in page
+    assert '<main id="main"' in page
+    assert 'href="/orgs/globex"' in page and 'href="/orgs/acme" aria-current="true"' in page
+    assert "Sign out" in page and 'hx-headers=\'{"X-CSRF-Token"' in page
+
+
+async def test_another_organizations_dashboard_is_not_found(client, make_user) -> None:
+    await make_user("someone@example.com", org_slug="globex", role="owner")
+    await _sign_in(client, make_user)
+    assert (await client.get("/orgs/globex", headers=HTML)).status_code == 404
+
+
+async def test_an_htmx_request_gets_the_named_fragment_and_every_answer_varies_on_it(
+    client, make_user, on_server
+) -> None:
+    await _sign_in(client, make_user)
+    full = await client.get("/orgs/acme", headers=HTML)
+    fragment = await client.get("/orgs/acme", headers=HTMX)
+    assert full.status_code == fragment.status_code == 200
+    for response in (full, fragment):
+        assert "HX-Request" in response.headers["vary"]
+        assert response.headers["cache-control"] == "no-store"
+    assert full.text.startswith("<!doctype html>")
+    assert fragment.text.lstrip().startswith('<div id="dashboard_live"')
+    assert "<html" not in fragment.text and "Sign out" not in fragment.text
+    assert "every 10s [document.visibilityState === &#39;visible&#39;]" in fragment.text
+    restored = await client.get(
+        "/orgs/acme", headers={**HTMX, "HX-History-Restore-Request": "true"}
+    )
+    assert restored.text.startswith("<!doctype html>")  # back button: the whole page
+
+
+async def test_the_dashboard_shows_a_collected_cluster_and_its_consumers_backlog(
+    client, make_user, settings, clickhouse, on_server, nats_server
+) -> None:
+    await on_server.create_stream("ORDERS", max_msgs=10)
+    for i in range(8):
+        assert (
+            await on_server.post(
+                "/streams/ORDERS/messages", json={"subject": "orders.new", "text": str(i)}
+            )
+        ).status_code in (200, 201)
+    created = await on_server.post(
+        "/streams/ORDERS/consumers", json={"durable_name": "BILLING", "ack_policy": "explicit"}
+    )
+    assert created.status_code == 201, created.text
+    await _sign_in(client, make_user)
+    before = (await client.get("/orgs/acme", headers=HTML)).text
+    assert "not collected yet" in before
+
+    await collect(settings)
+
+    page = (await client.get("/orgs/acme", headers=HTMX)).text
+    assert "reachable" in page and "1 / 1" in page  # listing without $SYS: the server it is on
+    assert re.search(r"ORDERS</a>.*?messages.*?8 / 10 \(80%\)", page, re.S), page
+    assert re.search(r"BILLING</a>.*?<td>8</td>", page, re.S), page
+
+
+async def test_static_files_have_hashed_names_and_are_immutable_and_compressed(client) -> None:
+    url = asset("htmx.js")
+    assert re.fullmatch(r"/static/htmx\.[0-9a-f]{12}\.js", url)
+    response = await client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "max-age=31536000, public, immutable"
+    assert response.headers["content-encoding"] == "gzip"
+    assert "javascript" in response.headers["content-type"]
+    assert b"htmx" in response.content  # httpx decoded it
+
+
+async def test_pages_are_compressed_for_clients_that_accept_gzip(client) -> None:
+    response = await client.get("/status", headers={**HTML, "Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    raw = await client.get(asset("app.css"), headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in raw.headers
+    assert len(gzip.compress(raw.content)) < len(raw.content)
