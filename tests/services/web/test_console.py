@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import gzip
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.web.assets import asset
+from services.web.console import form_errors
+from services.web.formatting import duration, human_bytes, number, reltime
+from shared.errors import Invalid
+from shared.nats.errors import domain_error
 from tests.fixtures.accounts import web_login
 from tests.services.api.test_metrics import collect
 
@@ -127,3 +132,25 @@ async def test_pages_are_compressed_for_clients_that_accept_gzip(client) -> None
     raw = await client.get(asset("app.css"), headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in raw.headers
     assert len(gzip.compress(raw.content)) < len(raw.content)
+
+
+def test_a_nats_refusal_shows_its_description_beside_the_field_it_concerns() -> None:
+    exc = domain_error(
+        {"code": 400, "err_code": 10058, "description": "stream name already in use"},
+        cluster="main",
+    )
+    assert form_errors(exc, nats_fields={10058: "name"}) == {"name": "stream name already in use"}
+    assert form_errors(exc) == {"__all__": "stream name already in use"}
+    named = Invalid("That seed is not an nkey seed.", extra={"field": "auth.seed"})
+    assert form_errors(named) == {"auth.seed": "That seed is not an nkey seed."}
+
+
+def test_numbers_bytes_durations_and_times_read_like_a_person_writes_them() -> None:
+    assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB"
+    assert human_bytes(3 * 1024**3) == "3.0 GiB"
+    assert number(1234567) == "1,234,567" and number(None) == "—"
+    assert duration(45) == "45s" and duration(7500) == "2h 5m" and duration(90061) == "1d 1h"
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert reltime(now - timedelta(minutes=3), now) == "3m ago"
+    assert reltime(now + timedelta(hours=2), now) == "in 2h"
+    assert reltime(None, now) == "never"
