@@ -26,8 +26,11 @@ from shared.clusters.services import cluster_client
 
 log = logging.getLogger("jetdeck.dashboard")
 
-# Samples older than this are not "the latest": the cluster has not been collected lately.
+# Servers: the latest cycle within a day (an old one still tells when collection stopped).
 RECENT = timedelta(days=1)
+# Consumers: only a recent cycle is "the latest samples"; older backlogs would mislead, and
+# the bound keeps the read to the newest rows of each consumer.
+RECENT_CONSUMERS = timedelta(minutes=10)
 TOP = 5
 LIMITS_TIMEOUT = 3.0
 
@@ -98,9 +101,11 @@ async def _registered(backends: Backends, ctx: OrgContext) -> list[Cluster]:
 
 
 def _latest(db: str, table: str) -> str:
-    """Rows of each cluster's latest cycle in `table` (within RECENT)."""
+    """Rows of each cluster's latest cycle in `table` since `{since}`. The bound also lets
+    ClickHouse skip all but the newest granules of every stream or consumer."""
     return (
-        f"(cluster_id, ts) IN (SELECT cluster_id, max(ts) FROM {db}.{table} "  # noqa: S608 (our names)
+        "ts >= toDateTime({since:UInt32}, 'UTC') AND (cluster_id, ts) IN "  # noqa: S608 (our names)
+        f"(SELECT cluster_id, max(ts) FROM {db}.{table} "
         "WHERE org_id = {org:String} AND ts >= toDateTime({since:UInt32}, 'UTC') "
         "GROUP BY cluster_id)"
     )
@@ -150,6 +155,7 @@ async def _from_samples(
                 sto,
                 sto_max,
             )
+    recent = {**params, "since": int((datetime.now(UTC) - RECENT_CONSUMERS).timestamp())}
     lags = []
     for order in ("num_pending + num_ack_pending", "ifNull(time_lag_seconds, 0)"):
         rows = await ch.query(
@@ -157,7 +163,7 @@ async def _from_samples(
             f"time_lag_seconds FROM {db}.consumer_samples FINAL "
             f"WHERE org_id = {{org:String}} AND {_latest(db, 'consumer_samples')} "
             f"AND {order} > 0 ORDER BY {order} DESC, stream, consumer LIMIT {TOP}",
-            params,
+            recent,
         )
         lags.append(
             [

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from shared.metrics.collector import cycle_time
+from tests.fixtures.accounts import PASSWORD
 from tests.services.api.test_metrics import collect
-from tests.services.web.browser import assert_accessible, screenshot
+from tests.services.web.browser import VIEWPORT, assert_accessible, screenshot
 
 
 @pytest.mark.browser
@@ -44,6 +45,19 @@ async def test_a_new_admin_finds_the_next_step_then_the_collected_cluster_on_the
     await assert_accessible(page, "dashboard")
     await screenshot(page, "dashboard")
 
+    # The figures refresh in place: htmx asks for the `dashboard_live` fragment alone (every
+    # 10 s while visible, and at once when the tab becomes visible again).
+    async with page.expect_response(
+        lambda r: r.request.headers.get("hx-target") == "dashboard_live"
+    ) as refreshed:
+        await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    response = await refreshed.value
+    assert response.status == 200
+    assert "HX-Request" in response.headers["vary"]
+    assert (await response.text()).lstrip().startswith('<div id="dashboard_live"')
+    assert await live.get_by_text("7 / 10 (70%)").is_visible()
+    assert page.url == f"{console.base}/orgs/acme"  # polling never pushes a URL
+
     # The theme: light (the system's, here), toggled to dark, remembered across pages.
     toggle = page.get_by_role("button", name="Switch to dark theme")
     await toggle.click()
@@ -68,3 +82,29 @@ async def test_a_new_admin_finds_the_next_step_then_the_collected_cluster_on_the
     # The organization switcher opens without leaving the page.
     await page.get_by_text("Organization", exact=True).click()
     assert await page.get_by_role("link", name="Acme admin").is_visible()
+
+
+@pytest.mark.browser
+async def test_the_console_reads_without_javascript(
+    browser: Any, served_app: str, make_user: Any
+) -> None:
+    await make_user("reader@acme.test", org_slug="acme", role="viewer")
+    context = await browser.new_context(java_script_enabled=False, viewport=VIEWPORT)
+    try:
+        page = await context.new_page()
+        await page.goto(f"{served_app}/orgs/acme")
+        await page.get_by_label("Email").fill("reader@acme.test")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{served_app}/orgs/acme")
+        assert await page.get_by_role("heading", name="Dashboard").is_visible()
+        assert await page.get_by_text("No cluster yet").is_visible()
+        # The theme toggle and the shortcuts need JavaScript: without it they stay hidden.
+        assert not await page.get_by_role("button", name="Switch to dark theme").is_visible()
+        await page.get_by_text("Organization", exact=True).click()  # <details>: no script
+        await page.get_by_role("link", name="Acme viewer").click()
+        await page.wait_for_url(f"{served_app}/orgs/acme")
+        await page.get_by_role("link", name="Clusters", exact=True).click()
+        await page.wait_for_url(f"{served_app}/orgs/acme/clusters")
+    finally:
+        await context.close()
