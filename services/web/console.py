@@ -63,8 +63,11 @@ On a domain error re-render the form with what the user typed and `errors=form_e
 fields)`: `{field: message}`, where a NATS refusal shows NATS' own description (`extra`)
 beside the field it concerns (`extra["field"]` when the service names it, else the
 `nats_fields` mapping of NATS error codes to fields given by the page), and anything else goes
-under `"__all__"`. Answer such a re-render with 422 and `HX-Retarget`/`HX-Reswap` only when
-the form is not the request's target. On success redirect (303, or `HX-Redirect` for htmx).
+under `"__all__"`. Answer such a re-render with status 422 (htmx swaps a 422 like a 200, see
+base.html's htmx-config; other 4xx/5xx are not swapped). On success `return see_other(request,
+url)`: a 303, or `HX-Redirect` for htmx.
+
+Search: a page's search box is `<input type="search" data-search …>`; `/` focuses it.
 
 Live numbers: a block refreshes itself in place with
 `hx-get="{{ url_with() }}" hx-target="this" hx-swap="outerHTML" hx-trigger="{{ LIVE_TRIGGER }}"`:
@@ -90,8 +93,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
-from litestar import Request
-from litestar.response import Template
+from litestar import Request, Response
+from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from services.api.security import session_csrf_token
@@ -269,6 +272,14 @@ def _csrf(backends: Backends, principal: Principal) -> str | None:
     return session_csrf_token(backends.settings, principal.login_id)
 
 
+def see_other(request: Request[Any, Any, Any], url: str) -> Response[Any]:
+    """After a successful POST: a 303 to `url`, or for htmx `HX-Redirect` (a redirect htmx
+    followed itself would swap the next page into the form's target)."""
+    if request.headers.get("hx-request") == "true":
+        return Response(b"", status_code=204, headers={"HX-Redirect": url, **NO_STORE})
+    return Redirect(url, status_code=303, headers=NO_STORE)
+
+
 def form_errors(exc: JetDeckError, nats_fields: dict[int, str] | None = None) -> dict[str, str]:
     """`{field: message}` for a form re-rendered after a domain error. A NATS refusal shows
     NATS' description beside the field it concerns: the one the service names in
@@ -295,5 +306,6 @@ __all__ = [
     "fragment_requested",
     "org_url",
     "render",
+    "see_other",
     "url_with",
 ]

@@ -7,15 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar import post
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.response import Redirect
 from litestar.testing import AsyncTestClient
 
 import services.web.app as web_app
 from services.access import Access, access
 from services.api.auth import OrgContext
 from services.app import create_app
+from services.web.console import see_other
 from shared.audit import record_change
 from shared.audit.trail import list_events
 from tests.fixtures.accounts import csrf_token, web_login
@@ -24,9 +24,11 @@ HTML = {"Accept": "text/html"}
 
 
 @post("/orgs/{org:str}/probe-form", opt=access(Access.EDITOR, audit="probe.rename"))
-async def probe_form(org_context: NamedDependency[OrgContext]) -> Redirect:
+async def probe_form(
+    request: Request[Any, Any, Any], org_context: NamedDependency[OrgContext]
+) -> Response[Any]:
     record_change("probe:thing", {"name": "old"}, {"name": "new"})
-    return Redirect(f"/orgs/{org_context.slug}", status_code=303)
+    return see_other(request, f"/orgs/{org_context.slug}")
 
 
 @pytest.fixture
@@ -57,6 +59,12 @@ async def test_an_editors_form_post_is_audited_like_an_api_call(
     assert len(events) == 1
     assert events[0].actor.label == "editor@example.com"
     assert events[0].target == "probe:thing"
+
+    by_htmx = await web_client.post(
+        "/orgs/acme/probe-form", headers={**HTML, "HX-Request": "true", "X-CSRF-Token": token}
+    )
+    assert by_htmx.status_code == 204
+    assert by_htmx.headers["hx-redirect"] == "/orgs/acme"
 
 
 async def test_a_form_post_without_the_csrf_token_changes_nothing(

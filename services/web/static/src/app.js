@@ -69,12 +69,18 @@
     });
   });
 
-  // A confirm-by-typing form enables its button only once the name matches.
-  document.addEventListener("input", function (event) {
-    var input = event.target;
-    if (!input.matches || !input.matches("[data-confirm-name]")) return;
+  // A confirm-by-typing form enables its button only once the name matches (the server
+  // checks the name all the same).
+  function syncConfirm(input) {
     var button = input.form && input.form.querySelector("button[type=submit]");
     if (button) button.disabled = input.value !== input.getAttribute("data-confirm-name");
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-confirm-name]")) syncConfirm(event.target);
+  });
+  // New content (the page, or a fragment htmx swapped in).
+  document.addEventListener("htmx:load", function (event) {
+    event.detail.elt.querySelectorAll("[data-confirm-name]").forEach(syncConfirm);
   });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
