@@ -4,6 +4,7 @@ remembered; `?` lists the shortcuts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -38,10 +39,11 @@ async def test_a_new_admin_finds_the_next_step_then_the_collected_cluster_on_the
 
     await console.goto("/orgs/acme")
     live = page.locator("#dashboard_live")
-    assert await live.get_by_role("link", name="main").is_visible()
+    assert await live.get_by_role("rowheader", name="main test").is_visible()
     assert await live.get_by_text("reachable", exact=True).is_visible()
     assert await live.get_by_text("7 / 10 (70%)").is_visible()
-    assert await live.get_by_role("link", name="BILLING").is_visible()  # 7 pending
+    backlog = live.get_by_role("row", name=re.compile(r"^BILLING ORDERS · main 7 "))
+    assert await backlog.is_visible()  # 7 pending, none delivered yet
     await assert_accessible(page, "dashboard")
     await screenshot(page, "dashboard")
 
