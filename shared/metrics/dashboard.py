@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,10 +189,25 @@ def _nearness(cluster: str, info: dict[str, Any]) -> StreamNearLimit | None:
     return max(candidates, key=lambda c: c.ratio, default=None)
 
 
+# Per process: (org id, cluster) → (monotonic time, its streams near a limit). A dashboard
+# polled by many tabs walks each cluster's streams at most once per LIMITS_TTL seconds.
+_limits_cache: dict[tuple[str, str], tuple[float, list[StreamNearLimit]]] = {}
+LIMITS_TTL = 10.0
+
+
 async def _near_limits(
     backends: Backends, ctx: OrgContext, clusters: list[ClusterHealth]
 ) -> list[StreamNearLimit]:
     async def one(name: str) -> list[StreamNearLimit]:
+        key = (str(ctx.org_id), name)
+        cached = _limits_cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < LIMITS_TTL:
+            return cached[1]
+        found = await walk(name)
+        _limits_cache[key] = (time.monotonic(), found)
+        return found
+
+    async def walk(name: str) -> list[StreamNearLimit]:
         try:
             client = await cluster_client(backends, ctx, name)
             found = []
@@ -199,7 +215,7 @@ async def _near_limits(
                 near = _nearness(name, info)
                 if near is not None:
                     found.append(near)
-            return found
+            return _nearest(found)
         except errors.JetDeckError as exc:
             log.info("streams of %s not listed for the dashboard: %s", name, exc.detail)
             return []
@@ -212,9 +228,11 @@ async def _near_limits(
 
     wanted = [c.name for c in clusters if c.reachable is not False]
     found = await asyncio.gather(*(bounded(name) for name in wanted))
-    every = [near for per_cluster in found for near in per_cluster]
-    every.sort(key=lambda n: (-n.ratio, n.cluster, n.stream))
-    return every[:TOP]
+    return _nearest([near for per_cluster in found for near in per_cluster])
+
+
+def _nearest(found: list[StreamNearLimit]) -> list[StreamNearLimit]:
+    return sorted(found, key=lambda n: (-n.ratio, n.cluster, n.stream))[:TOP]
 
 
 async def org_dashboard(backends: Backends, ctx: OrgContext) -> Dashboard:
