@@ -81,20 +81,34 @@ async def test_a_new_admin_finds_the_next_step_then_the_collected_cluster_on_the
     await page.keyboard.press("Escape")
     assert not await dialog.is_visible()
 
+    for path in ("/account", "/status"):
+        await console.goto(path)
+        await assert_accessible(page, path)
+    await console.goto("/orgs/acme")
+
     # The organization switcher opens without leaving the page.
     await page.get_by_text("Organization", exact=True).click()
     assert await page.get_by_role("link", name="Acme admin").is_visible()
 
 
 @pytest.mark.browser
-async def test_the_console_reads_without_javascript(
+async def test_the_sign_in_page_is_accessible_and_the_console_reads_without_javascript(
     browser: Any, served_app: str, make_user: Any
 ) -> None:
     await make_user("reader@acme.test", org_slug="acme", role="viewer")
+    scripted = await browser.new_context(viewport=VIEWPORT)
+    try:
+        sign_in = await scripted.new_page()
+        await sign_in.goto(f"{served_app}/login")
+        await assert_accessible(sign_in, "sign-in page")
+    finally:
+        await scripted.close()
+
     context = await browser.new_context(java_script_enabled=False, viewport=VIEWPORT)
     try:
         page = await context.new_page()
         await page.goto(f"{served_app}/orgs/acme")
+        await page.wait_for_url(f"{served_app}/login?next=/orgs/acme")
         await page.get_by_label("Email").fill("reader@acme.test")
         await page.get_by_label("Password").fill(PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
