@@ -10,12 +10,13 @@ pasted in Slack opens the same view):
     /orgs/{org}/clusters/{cluster}/streams/{stream}         ?tab=overview|consumers|config|messages
     /orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}
     /orgs/{org}/settings/members | api-keys | audit
-    /account                                                you, your organizations, service status
+    /account                                                you and your organizations
+    /status                                                 backing services (public)
     /                                                       → your first organization's dashboard
 
-Routes. A console route lives in a module of `services/web/` and is listed in
-`services/web/app.py`'s `web_router()` (cookie auth, CSRF on mutations, error pages). It
-declares its access like an API route and takes the same dependencies:
+Routes. A console route lives in a module of `services/web/` and is listed in `WEB_HANDLERS`
+(`services/web/app.py`), which `web_router()` mounts with cookie auth, CSRF on mutations and
+error pages. It declares its access like an API route and takes the same dependencies:
 
     @get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
     async def clusters_page(
@@ -26,7 +27,7 @@ declares its access like an API route and takes the same dependencies:
         listing = await clusters.list_clusters(backends, org_context)
         return await render(
             request, backends, "clusters.html", org=org_context, section="clusters",
-            crumbs=[Crumb("Clusters")], fragments=("clusters_table",), clusters=listing.items,
+            crumbs=[Crumb("Clusters")], fragments=("clusters_table",), registered=listing.items,
         )
 
 `render()` answers a normal request with the whole page (the shell: top bar with the
@@ -54,6 +55,7 @@ and two functions:
 every mutation control in `{% if can('editor') %}` (the server still decides; a viewer's forged
 POST gets 403 from the access middleware) — and `url_with(**changes)`, the current URL with
 query parameters replaced (`None` removes one; changing anything but `page` drops `page`).
+These names are taken: pass a page's own data under other names (`registered=`, `streams=`).
 
 Forms. A form posts to a route declaring `opt=access(Access.EDITOR, audit="stream.create")`:
 the audit middleware keys on that option for web routes exactly as for API routes, and the
