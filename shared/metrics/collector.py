@@ -386,7 +386,7 @@ async def _from_listing(
     counter.requests += 1
     info = msgspec.convert(await client.js("INFO"), AccountInfo)
     counter.replies += 1
-    info_server = client.nc._server_info or {}  # nats-py keeps the INFO of the server it is on
+    info_server = client.server_info
     collection.servers.append(
         ServerSample(
             server=str(info_server.get("server_name", "")),

@@ -100,6 +100,11 @@ class ClusterClient:
         self._batch_lock = asyncio.Lock()
         self._token = 0
 
+    @property
+    def server_info(self) -> dict[str, Any]:
+        """The INFO of the server the connection is on (name, id, version, ...)."""
+        return server_info(self.nc)
+
     def _closed(self) -> errors.Unavailable:
         return errors.Unavailable(
             f"The connection to cluster {self.label!r} is closed",
@@ -492,6 +497,12 @@ class ConnectionPool:
         for _, client in list(self._clients.values()):
             await client.close()
         self._clients.clear()
+
+
+def server_info(nc: NATS) -> dict[str, Any]:
+    """The INFO the connected server sent (nats-py keeps it, but only privately: this is the
+    one place JetDeck reads it)."""
+    return dict(nc._server_info or {})
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:
