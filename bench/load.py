@@ -451,6 +451,39 @@ async def tail(
             stats.tail_errors.append(f"{type(exc).__name__}: {exc}")
 
 
+async def open_tails(
+    http: httpx.AsyncClient,
+    bases: list[str],
+    cluster: str,
+    viewers: list[dict[str, str]],
+    stats: Stats,
+    count: int,
+    stream: str,
+    subject: Any,
+    wave: int = 50,
+) -> list[asyncio.Task[None]]:
+    """`count` tails, opened `wave` at a time (each wave answered before the next, as users
+    arrive, not all in the same millisecond): the running tasks."""
+    tasks: list[asyncio.Task[None]] = []
+    for start in range(0, count, wave):
+        opened = [asyncio.Event() for _ in range(start, min(start + wave, count))]
+        errors_before = len(stats.tail_errors)
+        for n, i in enumerate(range(start, min(start + wave, count))):
+            base, auth = bases[i % len(bases)], viewers[i % len(viewers)]
+            tasks.append(
+                asyncio.create_task(
+                    tail(http, base, cluster, auth, subject(i), stream, stats, opened[n])
+                )
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done = sum(e.is_set() for e in opened) + len(stats.tail_errors) - errors_before
+            if done >= len(opened):
+                break
+            await asyncio.sleep(0.1)
+    return tasks
+
+
 async def publisher(
     http: httpx.AsyncClient,
     base: str,
@@ -502,6 +535,17 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
     sampler = RssSampler(layout.pids)
     if args.big:
         await big_page(layout, cluster, viewers[0], sampler, args.big)
+    async with httpx.AsyncClient(timeout=60) as http:  # one user alone, before the load
+        for name, path in (("list streams", "/streams"), ("page of 50", "/streams/PAGES/messages")):
+            alone = []
+            for _ in range(5):
+                started = time.perf_counter()
+                r = await http.get(
+                    layout.bases[0] + cluster + path, params={"limit": 50}, headers=viewers[0]
+                )
+                alone.append(time.perf_counter() - started)
+                assert r.status_code == 200, r.text
+            print(f"  alone: {name} p50 {pct(alone, 50) * 1000:.0f} ms (5 sequential requests)")
     limits = httpx.Limits(
         max_connections=args.idle + args.tails + 200, max_keepalive_connections=200
     )
@@ -511,21 +555,10 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
             for phase, tails in (("browse", 0), ("browse + tails", args.tails)):
                 stats = Stats()
                 sampler.reset()
+                tasks = await open_tails(
+                    http, bases, cluster, viewers, stats, tails, "LIVE", lambda i: f"live.{i % 4}"
+                )
                 stop = time.monotonic() + args.seconds
-                tasks = [
-                    asyncio.create_task(
-                        tail(
-                            http,
-                            bases[i % len(bases)],
-                            cluster,
-                            viewers[i % len(viewers)],
-                            f"live.{i % 4}",
-                            "LIVE",
-                            stats,
-                        )
-                    )
-                    for i in range(tails)
-                ]
                 if tails:
                     tasks.append(
                         asyncio.create_task(publisher(http, bases[0], cluster, owner, stop, stats))
@@ -543,30 +576,12 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
             await asyncio.sleep(2)
             before = sampler.now()
             stats = Stats()
-            opened = [asyncio.Event() for _ in range(args.idle)]
-            idle = [
-                asyncio.create_task(
-                    tail(
-                        http,
-                        bases[i % len(bases)],
-                        cluster,
-                        viewers[i % len(viewers)],
-                        "quiet.>",
-                        "QUIET",
-                        stats,
-                        opened[i],
-                    )
-                )
-                for i in range(args.idle)
-            ]
-            deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline and not all(e.is_set() for e in opened):
-                if len(stats.tail_errors) + sum(e.is_set() for e in opened) >= args.idle:
-                    break
-                await asyncio.sleep(0.5)
+            idle = await open_tails(
+                http, bases, cluster, viewers, stats, args.idle, "QUIET", lambda _: "quiet.>"
+            )
             await asyncio.sleep(2)
             after = sampler.now()
-            up = sum(e.is_set() for e in opened)
+            up = args.idle - len(stats.tail_errors)
             print(
                 f"  idle SSE: {up}/{args.idle} open, RSS {before / 2**20:.0f} -> "
                 f"{after / 2**20:.0f} MiB, {(after - before) / max(up, 1) / 1024:.1f} KiB per "
