@@ -217,10 +217,10 @@ class TailHub:
         self._total += 1
         try:
             key = (id(client), stream, subject or "")
-            feed = self._feeds.get(key)
+            feed = self._live_feed(key)
             if feed is None:
                 facts = await stream_facts(client, stream)
-                feed = self._feeds.get(key)  # another subscriber may have made it meanwhile
+                feed = self._live_feed(key)  # another subscriber may have made it meanwhile
                 if feed is None:
                     feed = _Feed(self, key, client, facts)
                     self._feeds[key] = feed
@@ -231,6 +231,10 @@ class TailHub:
         except BaseException:
             self._unreserve(user)
             raise
+
+    def _live_feed(self, key: tuple[int, str, str]) -> _Feed | None:
+        feed = self._feeds.get(key)
+        return feed if feed is not None and feed.task is not None and not feed.task.done() else None
 
     def _unreserve(self, user: str) -> None:
         self._by_user[user] -= 1
