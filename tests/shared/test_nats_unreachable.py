@@ -111,4 +111,3 @@ async def test_a_silent_cluster_does_not_hold_up_another_cluster(
     assert "memory" in info
     assert done_first  # the live cluster answered while the dead one was still connecting
     assert all(isinstance(o, errors.Unavailable) for o in outcomes)
-
