@@ -21,7 +21,9 @@ async def test_a_page_position_beyond_any_list_is_refused_with_400(
 
 
 @pytest.mark.parametrize("param", ["to", "from"])
-@pytest.mark.parametrize("value", ["0.5", "-1", "99999999999999", "yesterday", "1900-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "value", ["0.5", "-1", "99999999999999", "yesterday", "1900-01-01T00:00:00Z"]
+)
 async def test_a_metrics_time_that_is_not_rfc3339_is_refused_with_400(
     on_server: Any, param: str, value: str
 ) -> None:
