@@ -195,8 +195,11 @@ class MetricsSettings(_Section):
     time_lag_reads: int = Field(default=100, ge=0)
     # The longest one JSZ round may take (it ends earlier once every server answered).
     jsz_timeout: float = Field(default=5.0, gt=0)
-    # When set, `GET /metrics` needs `Authorization: Bearer <token>`; unset, it is public.
+    # `GET /metrics` names every organization's clusters, so it is closed by default: it needs
+    # `Authorization: Bearer <token>` when a token is set, and is open to anyone only when
+    # `public` says so explicitly (a scrape from a trusted internal network).
     token: str | None = None
+    public: EnvBool = False
 
 
 class Settings(BaseModel):

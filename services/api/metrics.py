@@ -125,8 +125,10 @@ class MetricsController(Controller):
 def prometheus_metrics(
     request: Request[Any, Any, Any], backends: NamedDependency[Backends]
 ) -> Response[bytes]:
-    """Public unless JETDECK_METRICS_TOKEN is set; then `Authorization: Bearer <token>`."""
-    token = backends.settings.metrics.token
+    """Needs `Authorization: Bearer <JETDECK_METRICS_TOKEN>`; open to anyone only with
+    JETDECK_METRICS_PUBLIC=true (the figures name every organization's clusters)."""
+    settings = backends.settings.metrics
+    token = settings.token
     if token:
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
@@ -134,6 +136,12 @@ def prometheus_metrics(
                 "Send `Authorization: Bearer <JETDECK_METRICS_TOKEN>`.",
                 code="metrics_token_required",
             )
+    elif not settings.public:
+        raise NotAuthenticated(
+            "/metrics is closed: set JETDECK_METRICS_TOKEN (and scrape with `Authorization: "
+            "Bearer <token>`) or, on a trusted network, JETDECK_METRICS_PUBLIC=true.",
+            code="metrics_token_required",
+        )
     return Response(exposition(backends.settings.redis.url), media_type=CONTENT_TYPE_LATEST)
 
 

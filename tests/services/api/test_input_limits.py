@@ -43,3 +43,35 @@ async def test_an_audit_time_that_is_not_rfc3339_with_a_zone_is_refused_with_400
     )
     assert response.status_code == 400, response.text
     assert response.json()["extra"]["field"] == "since"
+
+
+async def test_an_environment_longer_than_its_column_is_refused_with_400(
+    client: Any, auth_headers: Any, nats_server: Any
+) -> None:
+    body = {"name": "long-env", "servers": nats_server.servers, "environment": "e" * 100}
+    response = await client.post(
+        "/api/v1/orgs/acme/clusters", json=body, headers=await auth_headers("admin")
+    )
+    assert response.status_code == 400, response.text
+    assert "environment" in response.text
+
+
+@pytest.mark.parametrize("name", ["has space", "a.b", "wild*", "gt>", "slash/"])
+async def test_a_stream_name_nats_cannot_carry_in_a_body_is_refused_with_400_naming_the_field(
+    on_server: Any, name: str
+) -> None:
+    response = await on_server.post("/streams", json={"name": name, "subjects": ["x.y"]})
+    assert response.status_code == 400, response.text
+    assert response.json()["extra"]["field"] == "name"
+
+
+@pytest.mark.parametrize("field", ["name", "durable_name"])
+async def test_a_consumer_name_nats_cannot_carry_in_a_body_is_refused_with_400_naming_the_field(
+    on_server: Any, field: str
+) -> None:
+    await on_server.create_stream("NAMES")
+    response = await on_server.post(
+        "/streams/NAMES/consumers", json={field: "has space", "ack_policy": "explicit"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["extra"]["field"] == field
