@@ -13,6 +13,7 @@ from shared.accounts.principals import OrgContext
 from shared.accounts.schemas import Page
 from shared.audit import record_change
 from shared.backends import Backends
+from shared.clusters.addresses import AddressPolicy
 from shared.clusters.models import Cluster
 from shared.clusters.schemas import AuthOut, ClusterIn, ClusterOut, ClusterPatch, TlsOut
 from shared.clusters.secrets import apply_change, auth_out
@@ -59,6 +60,10 @@ def _public(out: ClusterOut) -> dict[str, Any]:
     return data
 
 
+def _policy(backends: Backends) -> AddressPolicy:
+    return AddressPolicy(backends.settings.clusters.allowed_networks)
+
+
 async def _load(session: AsyncSession, org_id: uuid.UUID, name: str) -> Cluster:
     cluster = await session.scalar(
         select(Cluster).where(Cluster.org_id == org_id, Cluster.name == name)
@@ -86,6 +91,7 @@ async def _name_free(session: AsyncSession, org_id: uuid.UUID, name: str) -> Non
 
 async def register_cluster(backends: Backends, ctx: OrgContext, data: ClusterIn) -> ClusterOut:
     settings = backends.settings
+    await _policy(backends).check_registration(list(data.servers))
     async with _db(backends).session() as session:
         await _name_free(session, ctx.org_id, data.name)
         cluster = Cluster(
@@ -134,6 +140,8 @@ async def update_cluster(
     backends: Backends, ctx: OrgContext, name: str, patch: ClusterPatch
 ) -> ClusterOut:
     settings = backends.settings
+    if patch.servers is not None:
+        await _policy(backends).check_registration(list(patch.servers))
     async with _db(backends).session() as session:
         cluster = await _load(session, ctx.org_id, name)
         stored = decrypt_json(settings, cluster.secrets)
