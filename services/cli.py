@@ -236,7 +236,7 @@ COMMON.add_argument(
 
 
 # Modules that register further commands through `command` and `PARSER_HOOKS`.
-COMMAND_MODULES = ["services.cli_users", "services.cli_clusters"]
+COMMAND_MODULES = ["services.cli_users", "services.cli_clusters", "services.cli_orgs"]
 
 
 def load_command_modules() -> None:
