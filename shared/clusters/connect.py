@@ -8,6 +8,7 @@ from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters.models import Cluster
 from shared.clusters.registry import load_cluster
+from shared.clusters.secrets import with_credentials
 from shared.nats import Auth, ClusterClient, ConnectionSpec, Tls
 
 
@@ -38,8 +39,9 @@ def connection_spec(
         auth = _auth(cluster.system_auth, secrets.get("system_auth", {}))
     else:
         auth = _auth(cluster.auth, secrets.get("auth", {}))
+    credentials = secrets.get("server_credentials") or {}
     return ConnectionSpec(
-        servers=tuple(cluster.servers),
+        servers=tuple(with_credentials(url, credentials.get(url)) for url in cluster.servers),
         auth=auth,
         tls=tls,
         name=f"jetdeck:{cluster.name}{':system' if system else ''}",

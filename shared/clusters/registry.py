@@ -16,7 +16,7 @@ from shared.backends import Backends
 from shared.clusters.addresses import AddressPolicy
 from shared.clusters.models import Cluster
 from shared.clusters.schemas import AuthOut, ClusterIn, ClusterOut, ClusterPatch, TlsOut
-from shared.clusters.secrets import apply_change, auth_out
+from shared.clusters.secrets import apply_change, auth_out, without_credentials
 from shared.crypto import decrypt_json, encrypt_json
 from shared.db import Database
 from shared.errors import Conflict, NotFound, Unavailable
@@ -33,7 +33,10 @@ def to_out(cluster: Cluster, secrets: dict[str, Any]) -> ClusterOut:
     return ClusterOut(
         id=cluster.id,
         name=cluster.name,
-        servers=list(cluster.servers),
+        # Rows from before URL credentials were secrets may still hold them: never shown.
+        servers=[without_credentials(url)[0] for url in cluster.servers],
+        server_credentials_set=bool(secrets.get("server_credentials"))
+        or any(without_credentials(url)[1] for url in cluster.servers),
         auth=auth_out(cluster.auth, secrets.get("auth", {})) or AuthOut(type="none"),
         tls=TlsOut(
             ca_pem=tls.get("ca_pem"),

@@ -122,6 +122,9 @@ class ClusterOut:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    # A server URL was given with `user:password@` (or `token@`): kept as a secret, shown
+    # without it.
+    server_credentials_set: bool = False
 
 
 @dataclass

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from shared.clusters.models import Cluster
 from shared.clusters.schemas import AuthIn, AuthOut, TlsIn, TlsPatch, check_auth, check_tls
@@ -18,6 +19,41 @@ REQUIRED = {
     "creds": ("creds",),
     "none": (),
 }
+
+
+def without_credentials(url: str) -> tuple[str, str | None]:
+    """(`url` without its `user:password@` or `token@`, that userinfo or None). A password in
+    a server URL is a secret like any other: stored encrypted, never shown."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url, None
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), userinfo
+
+
+def with_credentials(url: str, userinfo: str | None) -> str:
+    if not userinfo:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(
+        (parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment)
+    )
+
+
+def _split_servers(
+    servers: list[str], kept: dict[str, str] | None
+) -> tuple[list[str], dict[str, str]]:
+    """(servers without credentials, credentials by server). A server given again without its
+    credentials keeps the stored ones, as an auth of the same type keeps its password."""
+    clean, credentials = [], {}
+    for url in servers:
+        bare, userinfo = without_credentials(url)
+        clean.append(bare)
+        if userinfo:
+            credentials[bare] = userinfo
+        elif kept and bare in kept:
+            credentials[bare] = kept[bare]
+    return clean, credentials
 
 
 def _split_auth(
@@ -62,7 +98,13 @@ def apply_change(
 ) -> dict[str, Any]:
     secrets = dict(secrets)
     if servers is not None:
-        cluster.servers = list(servers)
+        cluster.servers, credentials = _split_servers(
+            list(servers), secrets.get("server_credentials")
+        )
+        if credentials:
+            secrets["server_credentials"] = credentials
+        else:
+            secrets.pop("server_credentials", None)
     if auth is not None:
         cluster.auth, secrets["auth"] = _split_auth(auth, "auth", secrets.get("auth"))
     if system_auth is not None:
