@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint audit format bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,19 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) audit
 	$(VENV)/bin/ruff check shared services tests bench
 	$(VENV)/bin/ruff format --check shared services tests bench
 	$(VENV)/bin/mypy
+
+# Known vulnerabilities in the locked dependencies (every extra), from PyPI's advisory data.
+# PIP_AUDIT_FLAGS=--strict also fails when a dependency could not be looked up.
+PIP_AUDIT_FLAGS ?=
+audit: $(STAMP)
+	$(UV) export --frozen --all-extras --no-emit-project --format requirements-txt --quiet \
+		-o $(VENV)/audit-requirements.txt
+	$(VENV)/bin/pip-audit -r $(VENV)/audit-requirements.txt --disable-pip \
+		--progress-spinner off $(PIP_AUDIT_FLAGS)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format shared services tests bench
