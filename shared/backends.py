@@ -62,6 +62,7 @@ class Backends:
     @classmethod
     def open(cls, settings: Settings) -> Backends:
         """Create clients; nothing connects until first use, so start-up never hangs."""
+        policy = AddressPolicy(settings.clusters.allowed_networks)
         return cls(
             settings=settings,
             database=Database(settings.database.url, pool_size=settings.database.pool_size)
@@ -79,7 +80,8 @@ class Backends:
             else None,
             nats=ConnectionPool(
                 timeout=settings.nats.request_timeout,
-                pin=AddressPolicy(settings.clusters.allowed_networks).pin,
+                pin=policy.pin,
+                host_allowed=policy.allows_host,
             ),
         )
 

@@ -23,6 +23,7 @@ from shared.netguard import (
     IPNetwork,
     in_networks,
     never_allowed,
+    normalize,
     parse_networks,
     resolve,
 )
@@ -51,6 +52,14 @@ class AddressPolicy:
         if never_allowed(address):
             return False
         return not self.networks or in_networks(address, self.networks)
+
+    def allows_host(self, host: str) -> bool:
+        """For a server a cluster advertises: an IP literal must be allowed; a name cannot be
+        resolved here (it is kept, and is the one unchecked path, see README)."""
+        try:
+            return self.allows(normalize(host.strip("[]")))
+        except ValueError:
+            return True
 
     async def _addresses(self, url: str) -> list[IPAddress]:
         host, port = host_port(url)

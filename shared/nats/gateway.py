@@ -342,11 +342,15 @@ class ConnectionPool:
         idle_seconds: float = IDLE_SECONDS,
         connect_timeout: float = 5.0,
         pin: Callable[[ConnectionSpec, str], Awaitable[ConnectionSpec]] | None = None,
+        host_allowed: Callable[[str], bool] | None = None,
     ):
         self.timeout = timeout
         # Checks where a connection may go and pins it there, at every connect (the cluster
         # address policy, shared/clusters/addresses.py).
         self.pin = pin
+        # Servers a cluster advertises (INFO `connect_urls`) at addresses the policy refuses
+        # are dropped from nats-py's reconnect list as they arrive.
+        self.host_allowed = host_allowed
         self.idle_seconds = idle_seconds
         self.connect_timeout = connect_timeout
         self._clients: dict[str, tuple[str, ClusterClient]] = {}
@@ -389,9 +393,19 @@ class ConnectionPool:
             seen.append(exc)
             await _quiet_error(exc)
 
+        async def drop_refused_servers() -> None:
+            if self.host_allowed is not None:
+                allowed = self.host_allowed
+                nc._server_pool = [
+                    srv
+                    for srv in nc._server_pool
+                    if not srv.discovered or allowed(srv.uri.hostname or "")
+                ]
+
         try:
             options: dict[str, Any] = {
                 **spec.connect_options(),
+                "discovered_server_cb": drop_refused_servers,
                 "connect_timeout": self.connect_timeout,  # nats-py takes float seconds
                 "allow_reconnect": False,
                 "max_reconnect_attempts": 1,
@@ -411,6 +425,7 @@ class ConnectionPool:
             specific = [e for e in found if e.code != "cluster_unreachable"]
             raise (specific or found)[0] from None
         nc._error_cb = _quiet_error
+        await drop_refused_servers()  # those the first INFO advertised
         # Read by nats-py whenever the connection drops (client.py `_process_op_err`,
         # `_select_next_server`).
         nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
