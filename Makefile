@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 WEB_DIST := services/web/static/dist/manifest.json
 WEB_SOURCES := $(wildcard services/web/static/src/*) services/web/build_assets.py
 
-.PHONY: run test lint format bench clean web
+.PHONY: run test lint audit format bench clean web
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,19 @@ run: $(STAMP) $(WEB_DIST)
 test: $(STAMP) $(WEB_DIST)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) audit
 	$(VENV)/bin/ruff check shared services tests bench
 	$(VENV)/bin/ruff format --check shared services tests bench
 	$(VENV)/bin/mypy
+
+# Known vulnerabilities in the locked dependencies (every extra), from PyPI's advisory data.
+# PIP_AUDIT_FLAGS=--strict also fails when a dependency could not be looked up.
+PIP_AUDIT_FLAGS ?=
+audit: $(STAMP)
+	$(UV) export --frozen --all-extras --no-emit-project --format requirements-txt --quiet \
+		-o $(VENV)/audit-requirements.txt
+	$(VENV)/bin/pip-audit -r $(VENV)/audit-requirements.txt --disable-pip \
+		--progress-spinner off $(PIP_AUDIT_FLAGS)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format shared services tests bench

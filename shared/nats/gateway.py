@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -356,8 +356,16 @@ class ConnectionPool:
         idle_seconds: float = IDLE_SECONDS,
         connect_timeout: float = 5.0,
         failure_seconds: float = FAILURE_SECONDS,
+        pin: Callable[[ConnectionSpec, str], Awaitable[ConnectionSpec]] | None = None,
+        host_allowed: Callable[[str], bool] | None = None,
     ):
         self.timeout = timeout
+        # Checks where a connection may go and pins it there, at every connect (the cluster
+        # address policy, shared/clusters/addresses.py).
+        self.pin = pin
+        # Servers a cluster advertises (INFO `connect_urls`) at addresses the policy refuses
+        # are dropped from nats-py's reconnect list as they arrive.
+        self.host_allowed = host_allowed
         self.idle_seconds = idle_seconds
         self.connect_timeout = connect_timeout
         self.failure_seconds = failure_seconds
@@ -433,6 +441,8 @@ class ConnectionPool:
         TLS failure ends it at once, with its reason), and only the live connection is
         switched to reconnect without limit.
         """
+        if self.pin is not None:
+            spec = await self.pin(spec, label)
         nc = RawHeaderClient()
         seen: list[BaseException] = []
 
@@ -440,9 +450,19 @@ class ConnectionPool:
             seen.append(exc)
             await _quiet_error(exc)
 
+        async def drop_refused_servers() -> None:
+            if self.host_allowed is not None:
+                allowed = self.host_allowed
+                nc._server_pool = [
+                    srv
+                    for srv in nc._server_pool
+                    if not srv.discovered or allowed(srv.uri.hostname or "")
+                ]
+
         try:
             options: dict[str, Any] = {
                 **spec.connect_options(),
+                "discovered_server_cb": drop_refused_servers,
                 # nats-py takes float seconds; never longer than a request may wait
                 "connect_timeout": min(self.connect_timeout, self.timeout),
                 "allow_reconnect": False,
@@ -467,6 +487,7 @@ class ConnectionPool:
             specific = [e for e in found if e.code != "cluster_unreachable"]
             raise (specific or found)[0] from None
         nc._error_cb = _quiet_error
+        await drop_refused_servers()  # those the first INFO advertised
         # Read by nats-py whenever the connection drops (client.py `_process_op_err`,
         # `_select_next_server`).
         nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
