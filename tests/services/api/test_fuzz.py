@@ -74,7 +74,8 @@ OPERATIONS = sorted(
         for method in item
         if method.upper() in ORDER
     ),
-    key=lambda op: ORDER[op[0]],
+    # Deletions last, deepest first (a consumer before its stream).
+    key=lambda op: (ORDER[op[0]], -op[1].count("/") if op[0] == "DELETE" else 0),
 )
 
 
