@@ -255,7 +255,7 @@ async def matrix(module_settings: Any, nats_single_deployment: Any) -> AsyncIter
     app = create_app(module_settings)
     result = Matrix()
     with serve(app) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as client:
             world = await build_world(client, accounts, nats)
             callers = await _callers(accounts, world)
             work = [
@@ -304,9 +304,9 @@ def test_every_route_answers_every_kind_of_caller_as_its_access_level_says(
 
 
 def test_the_matrix_covers_every_route_of_the_api_and_the_web_app(
-    matrix: Matrix, settings: Any
+    matrix: Matrix, module_settings: Any
 ) -> None:
-    app = create_app(settings)
+    app = create_app(module_settings)
     every = {
         (method, route.path)
         for route in app.routes
@@ -324,9 +324,9 @@ def test_the_matrix_covers_every_route_of_the_api_and_the_web_app(
     "branch harden-api",
 )
 def test_every_status_the_matrix_sees_is_documented_in_the_openapi_document(
-    matrix: Matrix, settings: Any
+    matrix: Matrix, module_settings: Any
 ) -> None:
-    document = create_app(settings).openapi_schema.to_schema()
+    document = create_app(module_settings).openapi_schema.to_schema()
     undocumented = set()
     for o in matrix.observations:
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", o.path)

