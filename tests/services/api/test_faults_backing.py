@@ -34,6 +34,8 @@ from tests.fixtures.accounts import PASSWORD, Accounts
 from tests.fixtures.services import _asyncpg, in_thread, make_settings, unavailable
 from tests.fixtures.world import serve
 
+pytestmark = pytest.mark.slow
+
 BOUND = 15.0  # seconds an answer may take (pool and connect timeouts are 5 s)
 
 

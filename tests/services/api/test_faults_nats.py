@@ -27,6 +27,8 @@ from tests.fixtures.jetstream import ORG_PATH
 from tests.fixtures.services import make_settings
 from tests.fixtures.world import serve
 
+pytestmark = pytest.mark.slow
+
 REQUEST_TIMEOUT = 2.0
 # A request must be answered by then: its own timeout, a reconnect, and a slow machine.
 BOUND = REQUEST_TIMEOUT * 2 + 4

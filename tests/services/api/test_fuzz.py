@@ -44,6 +44,8 @@ from tests.fixtures.nats import NatsTarget, delete_every_stream
 from tests.fixtures.services import make_settings
 from tests.fixtures.world import World, build_world, serve
 
+pytestmark = pytest.mark.slow
+
 # Generated cases per operation and mode, on top of the coverage cases: more for reads,
 # which are cheap and take the most open-ended parameters (offsets, times, sequences).
 FUZZ_EXAMPLES = {"GET": 25}
@@ -51,7 +53,7 @@ FUZZ_DEFAULT = 6
 PATH_FUZZ = 6  # cases with generated names in the path (the organization stays the real one)
 SEED = 11
 REQUEST_TIMEOUT = 30
-TAIL_READ_SECONDS = 1.0
+TAIL_READ_SECONDS = 0.25
 ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 3}
 ISSUE_11 = "issue 11: {} — fixed on branch harden-api"
 
