@@ -83,6 +83,15 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     )
 
 
+# PostgreSQL refuses text holding a NUL character (SQLSTATE 22021, or 22P05 for a character
+# it cannot store): whichever field it came in, the input was wrong, not the server.
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def unstorable_text(exc: Exception) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in UNSTORABLE_TEXT
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     unavailable = unavailable_from(exc)
     if unavailable is not None:
@@ -94,6 +103,9 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
             type(exc).__name__,
         )
         return domain_error_handler(request, unavailable)
+    if unstorable_text(exc):
+        detail = "Text may not contain NUL (\\u0000) characters."
+        return Response(error_body(400, detail, "invalid_text"), status_code=400)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(
         error_body(500, "Something went wrong on our side; it has been logged.", "internal_error"),

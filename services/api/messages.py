@@ -4,11 +4,13 @@ delete, publish, export, tail. Reading never creates a consumer."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, Stream
 from litestar.response.sse import ServerSentEventMessage
@@ -25,6 +27,21 @@ from shared.nats import ClusterClient
 # Optional as `FromQuery[Seq | None]`: Litestar does not see a marker inside a union as the
 # parameter's own.
 Seq = Annotated[int, QueryParameter(ge=1)]
+
+
+def answers_as(*media_types: str) -> type[Operation]:
+    """An operation whose 200 is a stream in one of these media types, which its return
+    annotation cannot tell OpenAPI (it would document `application/json`)."""
+
+    @dataclass
+    class Streamed(Operation):
+        def __post_init__(self) -> None:
+            ok = (self.responses or {}).get("200")
+            if isinstance(ok, OpenAPIResponse):
+                text = Schema(type=OpenAPIType.STRING)
+                ok.content = {media: OpenAPIMediaType(schema=text) for media in media_types}
+
+    return Streamed
 
 
 class MessageController(Controller):
@@ -59,7 +76,11 @@ class MessageController(Controller):
             batch_bytes=bounds.batch_bytes,
         )
 
-    @get("/export", opt=access(Access.VIEWER))
+    @get(
+        "/export",
+        opt=access(Access.VIEWER),
+        operation_class=answers_as("application/x-ndjson", "text/csv"),
+    )
     async def export_messages(
         self,
         stream: FromPath[str],
@@ -88,7 +109,7 @@ class MessageController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{stream}.{format}"'},
         )
 
-    @get("/tail", opt=access(Access.VIEWER))
+    @get("/tail", opt=access(Access.VIEWER), operation_class=answers_as("text/event-stream"))
     async def tail_messages(
         self,
         stream: FromPath[str],
