@@ -38,7 +38,7 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
         "domain": account.get("domain"),
     }
     if cluster.system_auth is None:
-        info = client.nc._server_info
+        info = client.server_info
         server = {
             k: info.get(k)
             for k in ("server_name", "server_id", "version", "cluster", "jetstream", "host", "port")

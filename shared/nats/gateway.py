@@ -98,6 +98,12 @@ class ClusterClient:
         self._batch_lock = asyncio.Lock()
         self._token = 0
 
+    @property
+    def server_info(self) -> dict[str, Any]:
+        """The INFO the connected server sent (name, id, version, cluster, jetstream, …);
+        nats-py keeps it in a private member, read here only."""
+        return dict(self.nc._server_info or {})
+
     def _closed(self) -> errors.Unavailable:
         return errors.Unavailable(
             f"The connection to cluster {self.label!r} is closed",

@@ -116,6 +116,15 @@ def _expected(level: Access, users_only: bool, caller: Caller) -> int | None:
     return None if caller.role.at_least(ROLE_FOR_ACCESS[level]) else 403
 
 
+@pytest.fixture
+def app(settings: Any) -> Litestar:
+    """/metrics is public at the access level and guarded by its own token, closed unless
+    JETDECK_METRICS_PUBLIC: open it here, so the matrix sees the route's declared access."""
+    from shared.config import MetricsSettings
+
+    return create_app(settings.model_copy(update={"metrics": MetricsSettings(public=True)}))
+
+
 async def test_every_route_answers_every_kind_of_caller_as_its_access_level_says(
     app: Litestar, client, accounts: Accounts
 ) -> None:
