@@ -27,7 +27,7 @@ async def test_cluster(backends: Backends, ctx: OrgContext, name: str) -> Connec
         started = time.perf_counter()
         await nc.flush(timeout=int(backends.nats.timeout) or 1)
         rtt_ms = round((time.perf_counter() - started) * 1000, 3)
-        version = str(server_info(nc).get("version") or "") or None
+        version = str(client.server_info.get("version") or "") or None
         try:
             info = await client.js("INFO")
         except JetDeckError as exc:
