@@ -34,6 +34,7 @@ from services.api.auth import ROLE_FOR_ACCESS
 from services.api.security import COOKIE_AUTH, CSRF_HEADER, SESSION_COOKIE, session_csrf_token
 from services.app import create_app
 from shared.accounts.roles import Role
+from shared.config import MetricsSettings
 from tests.fixtures.accounts import Accounts
 from tests.fixtures.nats import NatsTarget, delete_every_stream
 from tests.fixtures.world import World, build_world, serve
@@ -254,7 +255,9 @@ async def matrix(module_settings: Any, nats_single_deployment: Any) -> AsyncIter
     nats.restart_stopped_nodes()
     backends = Backends.open(module_settings)
     accounts = Accounts(backends)
-    app = create_app(module_settings)
+    # /metrics is public at the access level and guarded by its own token, closed unless
+    # JETDECK_METRICS_PUBLIC: open it here, so the matrix sees the route's declared access.
+    app = create_app(module_settings.model_copy(update={"metrics": MetricsSettings(public=True)}))
     result = Matrix()
     with serve(app) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as client:
