@@ -32,7 +32,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -195,7 +195,11 @@ async def _evaluate(
     present = _present(cycle)
 
     def event(alert: Alert, kind: str, **detail: Any) -> None:
-        events.append(AlertEvent(alert_id=alert.id, at=ts, kind=kind, detail=detail))
+        # The timeline is in wall-clock order (acknowledgements are too); the cycle that
+        # decided it is in the detail. A microsecond apiece keeps one evaluation's order.
+        at = now + timedelta(microseconds=len(events))
+        detail["cycle"] = ts.isoformat()
+        events.append(AlertEvent(alert_id=alert.id, at=at, kind=kind, detail=detail))
 
     def notify(rule: AlertRule, kind: str, alert: Alert) -> None:
         if silenced_by(silences, rule, alert.target, now):
