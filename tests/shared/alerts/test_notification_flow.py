@@ -35,10 +35,10 @@ async def all_channels(alerting: Any, receiver: Receiver) -> tuple[list[str], st
     return [str(c.id) for c in (slack, hook, mail, tg, pd)], hook.signing_secret
 
 
-async def test_a_lagging_consumer_fires_once_per_channel_stays_quiet_when_acknowledged_and_resolves_once(
+async def test_a_lagging_consumer_fires_once_per_channel_is_quiet_once_acked_and_resolves_once(
     alerting, nats_server, receiver, smtp_server
 ):
-    nc, js, sub = await backlog(nats_server, 50)
+    nc, _, sub = await backlog(nats_server, 50)
     cluster = await alerting.cluster(nats_server)
     channel_ids, secret = await all_channels(alerting, receiver)
     rule = await alerting.rule(
