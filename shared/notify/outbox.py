@@ -186,7 +186,7 @@ async def sweep(backends: Backends, *, now: datetime | None = None) -> list[str]
             await session.scalars(
                 update(Delivery)
                 .where(Delivery.state == "sending", Delivery.claimed_at < stale)
-                .values(state="pending", next_attempt_at=now)
+                .values(state="pending", next_attempt_at=min(now, utcnow()))
                 .returning(Delivery.id)
             )
         ).all()
