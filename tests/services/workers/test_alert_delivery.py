@@ -3,9 +3,9 @@ notification is sent again under the same `webhook-id`, for the receiver to dedu
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -60,23 +60,27 @@ async def test_a_worker_killed_mid_call_is_resent_under_the_same_webhook_id(
     (delivery_id,) = await alerting.evaluate(cluster, 0, lagging)
     receiver.hold("/hook")
 
-    worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, delivery_id],
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WORKER,
+        delivery_id,
         env=worker_env(alerting.backends.settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30
         while not receiver.on("/hook") and time.monotonic() < deadline:
-            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
-            time.sleep(0.05)
+            assert worker.returncode is None, "the worker ended before calling the receiver"
+            await asyncio.sleep(0.05)
         assert receiver.on("/hook"), "the worker never called the receiver"
         worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        await asyncio.wait_for(worker.wait(), 10)
     finally:
-        if worker.poll() is None:
+        if worker.returncode is None:
             worker.kill()
+            await worker.wait()
     receiver.release()
 
     async with alerting.backends.database.session() as session:
