@@ -31,6 +31,10 @@ class UnsafeUrl(Exception):
     """The URL is not one JetDeck may call: its message says why."""
 
 
+class UnresolvedHost(UnsafeUrl):
+    """The URL's host name does not resolve (now)."""
+
+
 @dataclass
 class Answer:
     status_code: int
@@ -76,7 +80,7 @@ async def safe_address(url: str, settings: NotifySettings) -> tuple[httpx.URL, s
     try:
         addresses = await netguard.resolve(parsed.host, port)
     except OSError:
-        raise UnsafeUrl(f"the host {parsed.host!r} does not resolve") from None
+        raise UnresolvedHost(f"the host {parsed.host!r} does not resolve") from None
     for address in addresses:
         if _allowed(address, settings):
             return parsed, str(address)
@@ -87,9 +91,13 @@ async def safe_address(url: str, settings: NotifySettings) -> tuple[httpx.URL, s
 
 
 async def check_url(url: str, settings: NotifySettings, field: str) -> None:
-    """At save time: refuse a URL JetDeck would refuse to call, as a 400 naming `field`."""
+    """At save time: refuse a URL JetDeck would refuse to call, as a 400 naming `field`. A
+    name that does not resolve right now is accepted (DNS may be down for a moment); it is
+    checked again, like every URL, each time it is called."""
     try:
         await safe_address(url, settings)
+    except UnresolvedHost:
+        return
     except UnsafeUrl as exc:
         raise Invalid(
             f"{field}: {exc}", code="unsafe_notification_url", extra={"field": field}
