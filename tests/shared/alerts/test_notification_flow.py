@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+from nats.js.api import ConsumerConfig, StreamConfig
 from standardwebhooks.webhooks import Webhook
 
 from shared.alerts import services
+from shared.clusters.schemas import ClusterIn
+from shared.clusters.services import register_cluster
 from tests.fixtures.receivers import Receiver
+from tests.shared.metrics.conftest import add_stream, settling
 
 TELEGRAM_TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 ROUTING_KEY = "R0123456789ABCDEF0123456789ABCDE"
@@ -128,3 +133,69 @@ async def test_a_lagging_consumer_fires_once_per_channel_is_quiet_once_acked_and
     ]
     assert [d.event for d in detail.deliveries] == ["firing"] * 5 + ["resolved"] * 5
     assert rule.id == detail.rule.id
+
+
+async def test_io_nats_monitor_metadata_on_a_real_cluster_fires_through_jsz(
+    alerting, nats_cluster, receiver
+):
+    """The 3-node cluster is collected with one JSZ round (system credentials): the stream's
+    and consumer's configs, metadata included, come with it."""
+    nc = await nats_cluster.connect()
+    js = nc.jetstream()
+    await add_stream(
+        js,
+        config=StreamConfig(
+            name="JOBS",
+            subjects=["jobs.>"],
+            num_replicas=3,
+            metadata={"io.nats.monitor.peer-expect": "3", "io.nats.monitor.msgs-critical": "1"},
+        ),
+    )
+    await settling(
+        lambda: js.add_consumer(
+            "JOBS",
+            config=ConsumerConfig(
+                durable_name="runner",
+                metadata={"io.nats.monitor.unprocessed-critical": "5"},
+            ),
+        )
+    )
+    for _ in range(8):
+        await settling(lambda: js.publish("jobs.run", b"x"))
+    await nc.close()
+    out = await register_cluster(
+        alerting.backends,
+        alerting.ctx,
+        msgspec.convert(
+            {
+                "name": "prod",
+                "servers": nats_cluster.servers,
+                "auth": {
+                    "type": "user_password",
+                    "username": nats_cluster.user,
+                    "password": nats_cluster.password,
+                },
+                "system_auth": {
+                    "type": "user_password",
+                    "username": nats_cluster.system_user,
+                    "password": nats_cluster.system_password,
+                },
+            },
+            ClusterIn,
+        ),
+    )
+    hook = await alerting.channel("webhook", url=f"{receiver.url}/hook")
+    await alerting.rule(condition={"kind": "nats_monitor_metadata"}, channels=[str(hook.id)])
+
+    queued = []
+    for attempt in range(20):  # JSZ trails a just-made consumer by a moment
+        queued = await alerting.collect((str(out.id), "prod"), attempt * 10)
+        if queued:
+            break
+    await alerting.deliver(queued)
+
+    (call,) = receiver.on("/hook")
+    data = call.json()["data"]
+    assert data["count"] == 1
+    assert data["target"] == {"cluster": "prod", "stream": "JOBS", "consumer": "runner"}
+    assert "io.nats.monitor.unprocessed-critical: 8 against 5" in data["detail"]
