@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,8 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.accounts.models import Organization
 from shared.alerts.metrics import (
+    COMPARE,
     METRICS,
-    RATE_METRICS,
     Cycle,
     Observation,
     compare,
@@ -72,10 +73,29 @@ def rule_kind(condition: dict[str, Any]) -> str:
 
 
 def observations(rule: AlertRule | Any, cycle: Cycle) -> list[Observation]:
+    """Every target the rule scopes in the cycle, as full observations (the preview)."""
     condition = rule.condition
     if condition.get("kind") == "nats_monitor_metadata":
         return list(observe_metadata(cycle, rule.scope or {}))
-    return list(observe(cycle, condition["metric"], rule.scope or {}))
+    return [cycle.observation(r) for r in observe(cycle, condition["metric"], rule.scope or {})]
+
+
+def _readings(
+    rule: AlertRule, cycle: Cycle, open_keys: dict[str, Any]
+) -> Iterator[tuple[str, Observation | None, Any]]:
+    """(key, observation, reading) of the targets worth deciding on: those that breach and
+    those with an open alert. A threshold rule's observation is None (built by the caller
+    for these few); the hundreds of thousands of quiet readings cost one comparison each."""
+    condition = rule.condition
+    if condition.get("kind") == "nats_monitor_metadata":
+        for o in observe_metadata(cycle, rule.scope or {}):
+            yield o.key, o, o.value
+        return
+    test = COMPARE[condition["op"]]
+    limit = float(condition["threshold"])
+    for key, parts, value in observe(cycle, condition["metric"], rule.scope or {}):
+        if (value is not None and test(value, limit)) or key in open_keys:
+            yield key, None, (parts, value)
 
 
 def breached(rule: AlertRule | Any, o: Observation) -> bool | None:
@@ -152,8 +172,7 @@ async def evaluate_rules(backends: Backends, cycle: Cycle) -> list[str]:
             if matches((r.scope or {}).get("cluster"), cycle.cluster_name)
         ]
         queued = await _evaluate(session, backends.settings, org_id, org_slug, cycle, rules)
-        keep_rates = any(r.condition.get("metric") in RATE_METRICS for r in rules)
-        previous = next_previous(cycle) if keep_rates else {}
+        previous = next_previous(cycle, {str(r.condition.get("metric")) for r in rules})
         if done is None:
             session.add(EvaluatedCycle(cluster_id=cluster_key, cycle=cycle.ts, previous=previous))
         else:
@@ -192,7 +211,7 @@ async def _evaluate(
     )
     notices = _Notices()
     events: list[AlertEvent] = []
-    present = _present(cycle)
+    present: set[str] | None = None  # every target's key, built only if an alert went unseen
 
     def event(alert: Alert, kind: str, **detail: Any) -> None:
         # The timeline is in wall-clock order (acknowledgements are too); the cycle that
@@ -213,39 +232,46 @@ async def _evaluate(
         if not cycle.reachable and kind in INHIBITED:
             continue  # inhibited: frozen while the cluster cannot be collected
         for_seconds = int(rule.condition.get("for_seconds") or 0)
+        limit = rule.condition.get("threshold")
+        mine = {key: a for (rule_id, key), a in open_alerts.items() if rule_id == rule.id}
         seen: set[str] = set()
-        for o in observations(rule, cycle):
-            seen.add(o.key)
-            alert = open_alerts.get((rule.id, o.key))
-            if alert is not None and alert.last_cycle >= ts:
-                continue  # this cycle already counted for this alert
+        for key, given, reading in _readings(rule, cycle, mine):
+            alert = mine.get(key)
+            if given is None:
+                parts, value = reading
+                o = Observation(key, {"cluster": cycle.cluster_name, **dict(parts)}, value)
+            else:
+                o = given
+            if alert is not None:
+                seen.add(key)
+                if alert.last_cycle >= ts:
+                    continue  # this cycle already counted for this alert
             verdict = breached(rule, o)
             if verdict is None:
-                if alert is not None:
-                    alert.last_cycle = ts
-                continue
+                continue  # no data: the alert keeps its state
             if verdict:
-                threshold = (
-                    o.threshold if o.threshold is not None else rule.condition.get("threshold")
-                )
+                threshold = o.threshold if o.threshold is not None else limit
                 if alert is None:
                     alert = Alert(
                         id=uuid.uuid4(),
                         org_id=org_id,
                         rule_id=rule.id,
                         cluster_id=cluster_key,
-                        target_key=o.key,
+                        target_key=key,
                         target=o.target,
                         state="pending",
                         started_at=ts,
                         last_cycle=ts,
                     )
                     session.add(alert)
-                    open_alerts[(rule.id, o.key)] = alert
+                    open_alerts[(rule.id, key)] = mine[key] = alert
+                    seen.add(key)
                     event(alert, "pending", value=o.value)
-                alert.value, alert.threshold, alert.detail = o.value, threshold, o.detail
-                alert.last_cycle = ts
-                alert.clear_since = None
+                # Only what changed is written: 10,000 firing alerts cost nothing per cycle.
+                if (alert.value, alert.threshold, alert.detail) != (o.value, threshold, o.detail):
+                    alert.value, alert.threshold, alert.detail = o.value, threshold, o.detail
+                if alert.clear_since is not None:
+                    alert.clear_since = None
                 if alert.state == "pending":
                     if (ts - alert.started_at).total_seconds() >= for_seconds:
                         alert.state, alert.firing_at = "firing", ts
@@ -265,7 +291,6 @@ async def _evaluate(
             if alert is None:
                 continue
             alert.value = o.value
-            alert.last_cycle = ts
             if alert.state == "pending":
                 _resolve(alert, ts, "condition_cleared")
                 event(alert, "dropped", reason="condition_cleared")
@@ -279,12 +304,11 @@ async def _evaluate(
                     notify(rule, "resolved", alert)
         if not cycle.reachable and kind != "cluster":
             continue
-        for (rule_id, key), alert in list(open_alerts.items()):
-            if rule_id != rule.id or key in seen or alert.state not in OPEN_STATES:
+        for key, alert in mine.items():
+            if key in seen or alert.state not in OPEN_STATES or alert.last_cycle >= ts:
                 continue
-            if alert.last_cycle >= ts:
-                continue
-            alert.last_cycle = ts
+            if present is None:
+                present = _present(cycle)
             if key in present and kind != "metadata":
                 continue  # present but out of scope now (a narrower scope): left to rule edits
             if key in present:  # metadata removed: its checks no longer apply

@@ -8,13 +8,14 @@ the alert then keeps its state (see `evaluation.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from shared.metrics.samples import Collection
+from shared.metrics.samples import Collection, ConsumerSample, StreamSample
 
 METRICS: dict[str, str] = {
     "consumer.num_pending": "consumer",
@@ -44,16 +45,17 @@ RATE_METRICS = frozenset(
 OPERATORS = (">", ">=", "<", "<=", "==")
 
 
+COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+}
+
+
 def compare(value: float, op: str, threshold: float) -> bool:
-    if op == ">":
-        return value > threshold
-    if op == ">=":
-        return value >= threshold
-    if op == "<":
-        return value < threshold
-    if op == "<=":
-        return value <= threshold
-    return value == threshold
+    return COMPARE[op](value, threshold)
 
 
 def has_glob(pattern: str) -> bool:
@@ -65,6 +67,12 @@ def matches(pattern: str | None, name: str | None) -> bool:
     if pattern is None or pattern in ("", "*"):
         return True
     return name is not None and fnmatchcase(name, pattern)
+
+
+Parts = tuple[tuple[str, str], ...]
+# One target's reading: (key, the target's name parts, value). Plain tuples: a cycle of a big
+# cluster yields hundreds of thousands of them, and most are below threshold and dropped.
+Reading = tuple[str, Parts, float | None]
 
 
 @dataclass
@@ -87,6 +95,7 @@ class Cycle:
     ts: datetime
     collection: Collection | None
     previous: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def reachable(self) -> bool:
@@ -95,17 +104,70 @@ class Cycle:
     def target(self, **parts: str) -> dict[str, Any]:
         return {"cluster": self.cluster_name, **parts}
 
+    def observation(self, reading: Reading) -> Observation:
+        key, parts, value = reading
+        return Observation(key, {"cluster": self.cluster_name, **dict(parts)}, value)
+
+    def streams_in(self, glob: str | None) -> list[StreamSample]:
+        """The streams a scope's stream glob matches (computed once per glob and cycle)."""
+        cached = self._cache.get(("streams", glob))
+        if cached is None:
+            c = self.collection
+            streams = c.streams if c is not None else []
+            cached = [s for s in streams if matches(glob, s.stream)]
+            self._cache[("streams", glob)] = cached
+        return cached
+
+    def consumers_in(
+        self, stream_glob: str | None, consumer_glob: str | None
+    ) -> list[tuple[str, Parts, ConsumerSample]]:
+        """(key, parts, sample) of the consumers a scope matches, once per scope and cycle."""
+        cached = self._cache.get(("consumers", stream_glob, consumer_glob))
+        if cached is not None:
+            return cached
+        by_stream = self._cache.get("by_stream")
+        if by_stream is None:
+            by_stream = {}
+            for cs in self.collection.consumers if self.collection is not None else []:
+                by_stream.setdefault(cs.stream, []).append(
+                    (
+                        f"{cs.stream}/{cs.consumer}",
+                        (("stream", cs.stream), ("consumer", cs.consumer)),
+                        cs,
+                    )
+                )
+            self._cache["by_stream"] = by_stream
+        if stream_glob in (None, "", "*"):
+            names: list[str] = list(by_stream)
+        else:
+            names = [s.stream for s in self.streams_in(stream_glob)]
+        hits: dict[str, bool] = {}
+        cached = []
+        for stream_name in names:
+            for entry in by_stream.get(stream_name, ()):
+                name = entry[2].consumer
+                hit = hits.get(name)
+                if hit is None:
+                    hit = hits[name] = matches(consumer_glob, name)
+                if hit:
+                    cached.append(entry)
+        self._cache[("consumers", stream_glob, consumer_glob)] = cached
+        return cached
+
 
 def _ratio(used: float, limit: float) -> float | None:
     return used / limit if limit and limit > 0 else None
 
 
-def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Observation]:
+_DIRECT = {"num_pending", "num_ack_pending", "num_redelivered", "num_waiting"}
+
+
+def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Reading]:
     """Every target of `metric`'s kind in the cycle, filtered by the rule's scope."""
     kind = METRICS[metric]
     name = metric.split(".", 1)[1]
     if kind == "cluster":
-        yield Observation("", cycle.target(), 0.0 if cycle.reachable else 1.0)
+        yield ("", (), 0.0 if cycle.reachable else 1.0)
         return
     c = cycle.collection
     if c is None:
@@ -114,9 +176,9 @@ def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Observ
     if kind == "server":
         for server in c.servers:
             if server.server:
-                yield Observation(
+                yield (
                     f"server:{server.server}",
-                    cycle.target(server=server.server),
+                    (("server", server.server),),
                     0.0 if server.reachable else 1.0,
                 )
         return
@@ -126,18 +188,13 @@ def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Observ
                 value = _ratio(account.storage_used, account.storage_limit)
             else:
                 value = _ratio(account.memory_used, account.memory_limit)
-            yield Observation(
-                f"account:{account.account}", cycle.target(account=account.account), value
-            )
+            yield (f"account:{account.account}", (("account", account.account),), value)
         return
     stream_glob, consumer_glob = scope.get("stream"), scope.get("consumer")
     if kind == "stream":
-        seen = set()
         previous = cycle.previous.get("streams", {})
-        for s in c.streams:
-            if not matches(stream_glob, s.stream):
-                continue
-            seen.add(s.stream)
+        streams = cycle.streams_in(stream_glob)
+        for s in streams:
             if name == "messages":
                 value = float(s.messages)
             elif name == "bytes":
@@ -154,91 +211,93 @@ def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Observ
                 if name == "ingest_rate":
                     value = rate
                 else:
-                    before = (previous.get(s.stream) or [None, None, None])[2]
+                    before = (previous.get(s.stream) or [None, None])[1]
                     value = rate - before if rate is not None and before is not None else None
             else:  # missing
                 value = 0.0
-            yield Observation(s.stream, cycle.target(stream=s.stream), value)
+            yield (s.stream, (("stream", s.stream),), value)
         if (
             name == "missing"
             and stream_glob
             and not has_glob(stream_glob)
-            and stream_glob not in seen
+            and not any(s.stream == stream_glob for s in streams)
         ):
-            yield Observation(stream_glob, cycle.target(stream=stream_glob), 1.0)
+            yield (stream_glob, (("stream", stream_glob),), 1.0)
         return
-    # consumers
-    seen_c = set()
-    previous_c = cycle.previous.get("consumers", {})
-    for cs in c.consumers:
-        if not (matches(stream_glob, cs.stream) and matches(consumer_glob, cs.consumer)):
-            continue
-        key = f"{cs.stream}/{cs.consumer}"
-        seen_c.add(key)
-        backlog = cs.num_pending + cs.num_ack_pending
-        if name == "ack_pending_ratio":
-            value = _ratio(cs.num_ack_pending, cs.max_ack_pending)
-        elif name == "time_lag_seconds":
-            value = cs.time_lag_seconds
-        elif name == "time_to_drain_seconds":
-            value = _time_to_drain(cycle, previous_c.get(key), backlog)
-        elif name == "inactive_seconds":
-            value = (cycle.ts - cs.last_active).total_seconds() if cs.last_active else None
-        elif name == "missing":
-            value = 0.0
-        else:
-            value = float(getattr(cs, name))
-        yield Observation(key, cycle.target(stream=cs.stream, consumer=cs.consumer), value)
-    if (
-        name == "missing"
-        and stream_glob
-        and consumer_glob
-        and not has_glob(stream_glob)
-        and not has_glob(consumer_glob)
-        and f"{stream_glob}/{consumer_glob}" not in seen_c
-    ):
-        yield Observation(
-            f"{stream_glob}/{consumer_glob}",
-            cycle.target(stream=stream_glob, consumer=consumer_glob),
-            1.0,
-        )
+    consumers = cycle.consumers_in(stream_glob, consumer_glob)
+    if name in _DIRECT:
+        for key, parts, cs in consumers:
+            yield (key, parts, float(getattr(cs, name)))
+    elif name == "missing":
+        for key, parts, _ in consumers:
+            yield (key, parts, 0.0)
+        if (
+            stream_glob
+            and consumer_glob
+            and not has_glob(stream_glob)
+            and not has_glob(consumer_glob)
+            and not consumers
+        ):
+            yield (
+                f"{stream_glob}/{consumer_glob}",
+                (("stream", stream_glob), ("consumer", consumer_glob)),
+                1.0,
+            )
+    else:
+        previous_c = cycle.previous.get("consumers", {})
+        for key, parts, cs in consumers:
+            if name == "ack_pending_ratio":
+                value = _ratio(cs.num_ack_pending, cs.max_ack_pending)
+            elif name == "time_lag_seconds":
+                value = cs.time_lag_seconds
+            elif name == "time_to_drain_seconds":
+                backlog = cs.num_pending + cs.num_ack_pending
+                value = _time_to_drain(cycle, previous_c.get(key), backlog)
+            else:  # inactive_seconds
+                value = (cycle.ts - cs.last_active).total_seconds() if cs.last_active else None
+            yield (key, parts, value)
+
+
+def _elapsed(cycle: Cycle) -> float:
+    before = cycle.previous.get("ts")
+    return cycle.ts.timestamp() - before if before else 0.0
 
 
 def stream_rate(cycle: Cycle, stream: str, last_seq: int) -> float | None:
     """Messages per second since the previous cycle (None on the first cycle or after a
     purge/recreation moved the sequence backwards)."""
     before = cycle.previous.get("streams", {}).get(stream)
-    if not before:
+    elapsed = _elapsed(cycle)
+    if not before or elapsed <= 0 or last_seq < before[0]:
         return None
-    ts, seq = before[0], before[1]
-    elapsed = cycle.ts.timestamp() - ts
-    if elapsed <= 0 or last_seq < seq:
-        return None
-    return (last_seq - seq) / elapsed
+    return float(last_seq - before[0]) / elapsed
 
 
-def _time_to_drain(cycle: Cycle, before: list[float] | None, backlog: int) -> float | None:
+def _time_to_drain(cycle: Cycle, before: int | None, backlog: int) -> float | None:
     """Backlog / net drain rate, as the chart computes it; None while it is not shrinking
     (and 0 once there is no backlog)."""
     if backlog == 0:
         return 0.0
-    if not before:
+    elapsed = _elapsed(cycle)
+    if before is None or elapsed <= 0:
         return None
-    elapsed = cycle.ts.timestamp() - before[0]
-    shrink = (before[1] - backlog) / elapsed if elapsed > 0 else 0
+    shrink = (before - backlog) / elapsed
     return backlog / shrink if shrink > 0 else None
 
 
-def next_previous(cycle: Cycle) -> dict[str, Any]:
-    """The figures the next cycle's rates are computed from."""
+def next_previous(cycle: Cycle, metrics: set[str]) -> dict[str, Any]:
+    """What the next cycle's rates need of this one (only for the rate metrics in use):
+    `{"ts", "streams": {name: [last_seq, rate]}, "consumers": {"S/C": backlog}}`."""
     c = cycle.collection
-    if c is None:
-        return cycle.previous
-    ts = cycle.ts.timestamp()
-    streams = {}
-    for s in c.streams:
-        streams[s.stream] = [ts, s.last_seq, stream_rate(cycle, s.stream, s.last_seq)]
-    consumers = {
-        f"{s.stream}/{s.consumer}": [ts, s.num_pending + s.num_ack_pending] for s in c.consumers
-    }
-    return {"streams": streams, "consumers": consumers}
+    if c is None or not metrics & RATE_METRICS:
+        return cycle.previous if c is None else {}
+    kept: dict[str, Any] = {"ts": cycle.ts.timestamp()}
+    if metrics & {"stream.ingest_rate", "stream.ingest_rate_change"}:
+        kept["streams"] = {
+            s.stream: [s.last_seq, stream_rate(cycle, s.stream, s.last_seq)] for s in c.streams
+        }
+    if "consumer.time_to_drain_seconds" in metrics:
+        kept["consumers"] = {
+            f"{s.stream}/{s.consumer}": s.num_pending + s.num_ack_pending for s in c.consumers
+        }
+    return kept

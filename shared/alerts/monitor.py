@@ -141,16 +141,19 @@ def observe_metadata(cycle: Cycle, scope: dict[str, object]) -> Iterator[Observa
     consumer_glob = scope.get("consumer")
     assert stream_glob is None or isinstance(stream_glob, str)
     assert consumer_glob is None or isinstance(consumer_glob, str)
+    watched = cycle._cache.get("monitored")
+    if watched is None:  # the targets carrying checks, found once per cycle
+        watched = (
+            [s for s in c.streams if _has_checks(s.metadata)],
+            [cs for cs in c.consumers if _has_checks(cs.metadata)],
+        )
+        cycle._cache["monitored"] = watched
     if consumer_glob is None:  # a rule scoped to consumers does not check their streams
-        for s in c.streams:
-            if matches(stream_glob, s.stream) and _has_checks(s.metadata):
+        for s in watched[0]:
+            if matches(stream_glob, s.stream):
                 yield _verdict(cycle, s.stream, cycle.target(stream=s.stream), stream_checks(s))
-    for cs in c.consumers:
-        if (
-            matches(stream_glob, cs.stream)
-            and matches(consumer_glob, cs.consumer)
-            and _has_checks(cs.metadata)
-        ):
+    for cs in watched[1]:
+        if matches(stream_glob, cs.stream) and matches(consumer_glob, cs.consumer):
             yield _verdict(
                 cycle,
                 f"{cs.stream}/{cs.consumer}",

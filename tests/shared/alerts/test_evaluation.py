@@ -197,3 +197,37 @@ async def test_io_nats_monitor_metadata_thresholds_fire_on_streams_and_consumers
     assert firing[("EMPTY", "")].value == 3 and firing[("EMPTY", "")].threshold == 10
     (call,) = receiver.on("/hook")
     assert call.json()["data"]["count"] == 2
+
+
+async def test_rates_come_from_the_previous_cycle_and_a_named_stream_that_disappears_is_missing(
+    alerting, receiver
+):
+    cluster = await alerting.cluster()
+    hook = await alerting.channel("webhook", url=f"{receiver.url}/hook")
+    for name, condition, scope in (
+        ("fast", {"metric": "stream.ingest_rate", "op": ">", "threshold": 5}, {}),
+        (
+            "slow drain",
+            {"metric": "consumer.time_to_drain_seconds", "op": ">", "threshold": 60},
+            {},
+        ),
+        ("gone", {"metric": "stream.missing", "op": "==", "threshold": 1}, {"stream": "KEEP"}),
+    ):
+        await alerting.rule(name=name, condition=condition, scope=scope, channels=[str(hook.id)])
+
+    def cycle(last_seq: int, backlog: int, keep: bool) -> Any:
+        streams = [stream("ORDERS", messages=last_seq, last_seq=last_seq)]
+        if keep:
+            streams.append(stream("KEEP", messages=1))
+        return alerting.collection(
+            cluster, streams=streams, consumers=[consumer("ORDERS", "c1", pending=backlog)]
+        )
+
+    assert await alerting.evaluate(cluster, 0, cycle(100, 1000, True)) == []  # no rate yet
+    # 10 s later: 200 more messages (20/s), the backlog shrank by 100 (10/s: 90 s to drain).
+    await alerting.evaluate(cluster, 10, cycle(300, 900, False))
+    firing = {
+        a.rule.name: a.value
+        for a in (await services.list_alerts(alerting.backends, alerting.ctx)).items
+    }
+    assert firing == {"fast": 20.0, "slow drain": 90.0, "gone": 1.0}
