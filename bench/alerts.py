@@ -235,6 +235,15 @@ async def measure(
             collect_times.append(c)
             eval_times.append(e)
             assert not queued, "steady state should change nothing"
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.enable()
+            await one_cycle()
+            profile.disable()
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
         print("\nPer cycle, 50 rules, steady state (no alert changes state)", flush=True)
         line("collection cycle (JSZ → samples → chDB), the baseline", summary(collect_times))
         line("evaluate_rules on that cycle's samples", summary(eval_times))
@@ -298,6 +307,7 @@ def main() -> None:
     parser.add_argument("--consumers-per-stream", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=128)
+    parser.add_argument("--profile", action="store_true", help="profile one steady cycle")
     args = parser.parse_args()
     with (
         backing_services() as (admin_url, _redis),
