@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.accounts.models import Organization
@@ -93,9 +93,11 @@ def _readings(
         return
     test = COMPARE[condition["op"]]
     limit = float(condition["threshold"])
-    for key, parts, value in observe(cycle, condition["metric"], rule.scope or {}):
-        if (value is not None and test(value, limit)) or key in open_keys:
-            yield key, None, (parts, value)
+    yield from [
+        (key, None, (parts, value))
+        for key, parts, value in observe(cycle, condition["metric"], rule.scope or {})
+        if (value is not None and test(value, limit)) or key in open_keys
+    ]
 
 
 def breached(rule: AlertRule | Any, o: Observation) -> bool | None:
@@ -210,7 +212,7 @@ async def _evaluate(
         ).all()
     )
     notices = _Notices()
-    events: list[AlertEvent] = []
+    events: list[dict[str, Any]] = []
     present: set[str] | None = None  # every target's key, built only if an alert went unseen
 
     def event(alert: Alert, kind: str, **detail: Any) -> None:
@@ -218,7 +220,9 @@ async def _evaluate(
         # decided it is in the detail. A microsecond apiece keeps one evaluation's order.
         at = now + timedelta(microseconds=len(events))
         detail["cycle"] = ts.isoformat()
-        events.append(AlertEvent(alert_id=alert.id, at=at, kind=kind, detail=detail))
+        events.append(
+            {"id": uuid.uuid4(), "alert_id": alert.id, "at": at, "kind": kind, "detail": detail}
+        )
 
     def notify(rule: AlertRule, kind: str, alert: Alert) -> None:
         if silenced_by(silences, rule, alert.target, now):
@@ -325,8 +329,9 @@ async def _evaluate(
                 rule.notify_resolved or reason == "target_vanished"
             ):
                 notify(rule, "resolved", alert)
-    session.add_all(events)
-    await session.flush()
+    await session.flush()  # the alerts first: events refer to them
+    if events:  # one multi-row INSERT, not an ORM object each (a storm has thousands)
+        await session.execute(insert(AlertEvent), events)
     return await _queue(session, settings, org_id, org_slug, cycle, rules, notices)
 
 

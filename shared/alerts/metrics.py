@@ -141,18 +141,14 @@ class Cycle:
             names: list[str] = list(by_stream)
         else:
             names = [s.stream for s in self.streams_in(stream_glob)]
-        hits: dict[str, bool] = {}
-        cached = []
-        for stream_name in names:
-            for entry in by_stream.get(stream_name, ()):
-                name = entry[2].consumer
-                hit = hits.get(name)
-                if hit is None:
-                    hit = hits[name] = matches(consumer_glob, name)
-                if hit:
-                    cached.append(entry)
-        self._cache[("consumers", stream_glob, consumer_glob)] = cached
-        return cached
+        chosen = [entry for name in names for entry in by_stream.get(name, ())]
+        if consumer_glob not in (None, "", "*"):
+            wanted = {
+                n for n in {entry[2].consumer for entry in chosen} if matches(consumer_glob, n)
+            }
+            chosen = [entry for entry in chosen if entry[2].consumer in wanted]
+        self._cache[("consumers", stream_glob, consumer_glob)] = chosen
+        return chosen
 
 
 def _ratio(used: float, limit: float) -> float | None:
@@ -192,30 +188,9 @@ def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Readin
         return
     stream_glob, consumer_glob = scope.get("stream"), scope.get("consumer")
     if kind == "stream":
-        previous = cycle.previous.get("streams", {})
         streams = cycle.streams_in(stream_glob)
-        for s in streams:
-            if name == "messages":
-                value = float(s.messages)
-            elif name == "bytes":
-                value = float(s.bytes)
-            elif name == "usage_ratio":
-                ratios = [
-                    r
-                    for r in (_ratio(s.bytes, s.max_bytes), _ratio(s.messages, s.max_msgs))
-                    if r is not None
-                ]
-                value = max(ratios) if ratios else None
-            elif name in ("ingest_rate", "ingest_rate_change"):
-                rate = stream_rate(cycle, s.stream, s.last_seq)
-                if name == "ingest_rate":
-                    value = rate
-                else:
-                    before = (previous.get(s.stream) or [None, None])[1]
-                    value = rate - before if rate is not None and before is not None else None
-            else:  # missing
-                value = 0.0
-            yield (s.stream, (("stream", s.stream),), value)
+        values = _stream_values(cycle, name)
+        yield from [(s.stream, (("stream", s.stream),), values[s.stream]) for s in streams]
         if (
             name == "missing"
             and stream_glob
@@ -226,8 +201,8 @@ def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Readin
         return
     consumers = cycle.consumers_in(stream_glob, consumer_glob)
     if name in _DIRECT:
-        for key, parts, cs in consumers:
-            yield (key, parts, float(getattr(cs, name)))
+        figure = operator.attrgetter(name)
+        yield from [(key, parts, figure(cs)) for key, parts, cs in consumers]
     elif name == "missing":
         for key, parts, _ in consumers:
             yield (key, parts, 0.0)
@@ -244,18 +219,66 @@ def observe(cycle: Cycle, metric: str, scope: dict[str, Any]) -> Iterator[Readin
                 1.0,
             )
     else:
-        previous_c = cycle.previous.get("consumers", {})
-        for key, parts, cs in consumers:
-            if name == "ack_pending_ratio":
-                value = _ratio(cs.num_ack_pending, cs.max_ack_pending)
-            elif name == "time_lag_seconds":
-                value = cs.time_lag_seconds
-            elif name == "time_to_drain_seconds":
-                backlog = cs.num_pending + cs.num_ack_pending
-                value = _time_to_drain(cycle, previous_c.get(key), backlog)
-            else:  # inactive_seconds
-                value = (cycle.ts - cs.last_active).total_seconds() if cs.last_active else None
-            yield (key, parts, value)
+        values = _consumer_values(cycle, name)
+        yield from [(key, parts, values[key]) for key, parts, _ in consumers]
+
+
+def _stream_values(cycle: Cycle, name: str) -> dict[str, float | None]:
+    """One stream metric for every stream of the cycle, computed once however many rules
+    read it."""
+    cached = cycle._cache.get(("stream", name))
+    if cached is not None:
+        return cached
+    previous = cycle.previous.get("streams", {})
+    values: dict[str, float | None] = {}
+    for s in cycle.collection.streams if cycle.collection is not None else []:
+        value: float | None
+        if name == "messages":
+            value = float(s.messages)
+        elif name == "bytes":
+            value = float(s.bytes)
+        elif name == "usage_ratio":
+            ratios = [
+                r
+                for r in (_ratio(s.bytes, s.max_bytes), _ratio(s.messages, s.max_msgs))
+                if r is not None
+            ]
+            value = max(ratios) if ratios else None
+        elif name in ("ingest_rate", "ingest_rate_change"):
+            rate = stream_rate(cycle, s.stream, s.last_seq)
+            if name == "ingest_rate":
+                value = rate
+            else:
+                before = (previous.get(s.stream) or [None, None])[1]
+                value = rate - before if rate is not None and before is not None else None
+        else:  # missing
+            value = 0.0
+        values[s.stream] = value
+    cycle._cache[("stream", name)] = values
+    return values
+
+
+def _consumer_values(cycle: Cycle, name: str) -> dict[str, float | None]:
+    """One derived consumer metric for every consumer of the cycle, computed once."""
+    cached = cycle._cache.get(("consumer", name))
+    if cached is not None:
+        return cached
+    previous = cycle.previous.get("consumers", {})
+    values: dict[str, float | None] = {}
+    for cs in cycle.collection.consumers if cycle.collection is not None else []:
+        key = f"{cs.stream}/{cs.consumer}"
+        value: float | None
+        if name == "ack_pending_ratio":
+            value = _ratio(cs.num_ack_pending, cs.max_ack_pending)
+        elif name == "time_lag_seconds":
+            value = cs.time_lag_seconds
+        elif name == "time_to_drain_seconds":
+            value = _time_to_drain(cycle, previous.get(key), cs.num_pending + cs.num_ack_pending)
+        else:  # inactive_seconds
+            value = (cycle.ts - cs.last_active).total_seconds() if cs.last_active else None
+        values[key] = value
+    cycle._cache[("consumer", name)] = values
+    return values
 
 
 def _elapsed(cycle: Cycle) -> float:
