@@ -165,3 +165,48 @@ async def test_preview_shows_what_a_rule_would_match_now_and_an_alert_is_acknowl
     ]
     listed = await client.get(f"{ORG}/alerts", headers=await auth_headers("viewer"))
     assert listed.json() == {"items": [], "total": 0}  # a preview stores and sends nothing
+
+
+async def test_viewers_list_and_read_alerts_and_editors_acknowledge_them(
+    client, auth_headers, accounts
+):
+    from shared.alerts.evaluation import evaluate_rules
+    from shared.alerts.metrics import Cycle
+    from shared.db.base import utcnow
+    from shared.metrics.samples import Collection, ConsumerSample
+
+    admin, editor, viewer = [await auth_headers(r) for r in ("admin", "editor", "viewer")]
+    cluster = await client.post(
+        "/api/v1/orgs/acme/clusters",
+        json={"name": "main", "servers": ["nats://127.0.0.1:1"]},
+        headers=admin,
+    )
+    assert cluster.status_code == 201, cluster.text
+    await client.post(
+        f"{ORG}/alert-rules",
+        json={"name": "lag", "severity": "critical", "condition": LAG},
+        headers=editor,
+    )
+    lagging = ConsumerSample("", "ORDERS", "billing", None, 50, 0, 0, 0, 0, 0, 0, 0, None)
+    now = utcnow()
+    await evaluate_rules(
+        accounts.backends,
+        Cycle(cluster.json()["id"], "main", now, Collection("", "", now, consumers=[lagging])),
+    )
+
+    listed = await client.get(f"{ORG}/alerts?state=firing&severity=critical", headers=viewer)
+    (alert,) = listed.json()["items"]
+    assert alert["target"] == {"cluster": "main", "stream": "ORDERS", "consumer": "billing"}
+    assert alert["rule"]["name"] == "lag" and alert["value"] == 50 and not alert["silenced"]
+    assert (await client.get(f"{ORG}/alerts?state=resolved", headers=viewer)).json()["total"] == 0
+    path = f"{ORG}/alerts/{alert['id']}"
+    refused = await client.post(f"{path}/acknowledge", json={"comment": "x"}, headers=viewer)
+    assert refused.status_code == 403
+    acked = await client.post(f"{path}/acknowledge", json={"comment": "on it"}, headers=editor)
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["acknowledged"]["comment"] == "on it"
+    detail = (await client.get(path, headers=viewer)).json()
+    assert [e["kind"] for e in detail["events"]] == ["pending", "firing", "acknowledged"]
+    assert detail["metric"] == "consumer.num_pending"
+    bad = await client.get(f"{ORG}/alerts?state=burning", headers=viewer)
+    assert bad.status_code == 400
