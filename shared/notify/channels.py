@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.accounts.principals import OrgContext
 from shared.accounts.schemas import Page
+from shared.alerts.models import AlertRule
 from shared.audit import record_change
 from shared.backends import Backends
 from shared.crypto import decrypt_json, encrypt_json
@@ -229,6 +230,16 @@ async def delete_channel(backends: Backends, ctx: OrgContext, channel_id: str | 
     async with _db(backends).session() as session:
         channel = await _load(session, ctx.org_id, channel_id)
         before = _public(to_out(channel, decrypt_json(backends.settings, channel.secrets)))
+        ref = str(channel.id)
+        # Rules stop naming it (their other channels keep notifying).
+        for rule in (
+            await session.scalars(
+                select(AlertRule).where(
+                    AlertRule.org_id == ctx.org_id, AlertRule.channels.contains([ref])
+                )
+            )
+        ).all():
+            rule.channels = [c for c in rule.channels if c != ref]
         await session.delete(channel)
     record_change(f"notification_channel:{channel_id}", before, None)
 

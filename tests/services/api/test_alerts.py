@@ -210,3 +210,24 @@ async def test_viewers_list_and_read_alerts_and_editors_acknowledge_them(
     assert detail["metric"] == "consumer.num_pending"
     bad = await client.get(f"{ORG}/alerts?state=burning", headers=viewer)
     assert bad.status_code == 400
+
+
+async def test_a_deleted_channel_is_taken_off_the_rules_that_named_it(
+    client, auth_headers, receiver
+):
+    admin = await auth_headers("admin")
+    ids = []
+    for name in ("a", "b"):
+        made = await client.post(
+            f"{ORG}/notification-channels",
+            json={"name": name, "kind": "webhook", "config": {"url": f"{receiver.url}/{name}"}},
+            headers=admin,
+        )
+        ids.append(made.json()["id"])
+    rule = await client.post(
+        f"{ORG}/alert-rules", json={"name": "lag", "condition": LAG, "channels": ids}, headers=admin
+    )
+    gone = await client.delete(f"{ORG}/notification-channels/{ids[0]}", headers=admin)
+    assert gone.status_code == 204
+    after = await client.get(f"{ORG}/alert-rules/{rule.json()['id']}", headers=admin)
+    assert after.json()["channels"] == [ids[1]]
