@@ -322,7 +322,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         backing_services() as (admin_url, _redis),
-        tempfile.TemporaryDirectory(prefix="jetdeck-bench-") as tmp,
+        tempfile.TemporaryDirectory(prefix="jetdeck-bench-", ignore_cleanup_errors=True) as tmp,
     ):
         asyncio.run(run(args, admin_url, Path(tmp)))
 
