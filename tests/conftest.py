@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.jetstream",
     "tests.fixtures.nats_auth",
     "tests.fixtures.world",
+    "tests.fixtures.receivers",
 ]

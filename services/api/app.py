@@ -19,6 +19,7 @@ from services.access import (
     declared_access,
     is_framework_handler,
 )
+from services.api.alerts import AlertController, AlertRuleController, SilenceController
 from services.api.api_keys import ApiKeyController
 from services.api.audit_events import AuditEventController
 from services.api.auth_routes import AuthController
@@ -28,6 +29,7 @@ from services.api.errors import exception_handlers
 from services.api.members import InvitationController, MemberController
 from services.api.messages import MessageController
 from services.api.metrics import MetricsController
+from services.api.notification_channels import NotificationChannelController
 from services.api.orgs import OrgController
 from services.api.streams import StreamController
 
@@ -46,6 +48,11 @@ API_HANDLERS: list[ControllerRouterHandler] = [
     MessageController,
     # metrics history
     MetricsController,
+    # alerts and notifications
+    AlertRuleController,
+    AlertController,
+    SilenceController,
+    NotificationChannelController,
 ]
 
 

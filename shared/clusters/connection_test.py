@@ -11,7 +11,6 @@ from shared.clusters.registry import load_cluster
 from shared.clusters.schemas import ConnectionTest
 from shared.errors import JetDeckError
 from shared.nats import ClusterClient
-from shared.nats.gateway import server_info
 
 
 async def test_cluster(backends: Backends, ctx: OrgContext, name: str) -> ConnectionTest:
