@@ -7,7 +7,6 @@ with it every access token naming it.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -18,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.accounts.authcache import access_withdrawn
 from shared.accounts.models import Login, RefreshToken, User
-from shared.accounts.passwords import verify_password
-from shared.accounts.ratelimit import record_failure, refuse_if_limited
+from shared.accounts.passwords import verify_password_async
+from shared.accounts.ratelimit import give_back_attempt, take_attempt
 from shared.accounts.tokens import TokenPair, issue_access_token, new_refresh_token, token_digest
 from shared.accounts.users import find_user_by_email
 from shared.backends import Backends
@@ -62,10 +61,13 @@ async def sign_in(
     """Check the password under the attempt limits, then `start` what the caller signs in to
     (a token pair for the API, a cookie session for the browser) in the same transaction.
     Every front door signs in through here: same answers, same limits."""
+    # No database connection is held while the password is hashed: a burst of sign-ins must
+    # not use up the pool that every other request needs.
     async with database(backends).session() as session:
         user = await find_user_by_email(session, email)
-        # A deactivated account gets the answer of a wrong password: a login reveals nothing.
-        user = await check_password(backends, user, email, password, ip=ip, reveal_inactive=False)
+    # A deactivated account gets the answer of a wrong password: a login reveals nothing.
+    user = await check_password(backends, user, email, password, ip=ip, reveal_inactive=False)
+    async with database(backends).session() as session:
         return await start(session, user.id)
 
 
@@ -80,20 +82,22 @@ async def check_password(
     wrong: str = BAD_CREDENTIALS,
 ) -> User:
     """The one password check (sign-in, accepting an invitation as an existing user): refused
-    without Redis or over the attempt limit; verified off the event loop, an unknown user
-    against a dummy hash (same answer, about the same time); a failure is counted. A
+    without Redis or over the attempt limit (the attempt is counted before hashing, so
+    concurrent attempts cannot outrun the limit); verified on the hashing threads, an unknown
+    user against a dummy hash (same answer, about the same time); a success gives its attempt
+    back. A
     deactivated user is told so only when `reveal_inactive` (after the right password);
     otherwise it gets the answer of a wrong password."""
     if backends.redis is None:
         raise Unavailable("Sign-in needs Redis for its attempt limits.", code="redis_unavailable")
     limit = backends.settings.app.login_attempts_per_minute
-    await refuse_if_limited(backends.redis, email, ip, limit)
-    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+    await take_attempt(backends.redis, email, ip, limit)
+    ok = await verify_password_async(user.password_hash if user else None, password)
     if user is not None and ok and not user.is_active and reveal_inactive:
         raise NotAuthenticated("This account is deactivated.", code="user_inactive")
     if user is None or not ok or not user.is_active:
-        await record_failure(backends.redis, email, ip)
         raise NotAuthenticated(wrong, code="invalid_credentials")
+    await give_back_attempt(backends.redis, email, ip)
     return user
 
 
