@@ -245,8 +245,12 @@ async def _form_page(
         status_code=status_code,
         current=current,
         action=action,
-        values=values if values is not None else _form_defaults(current),
+        values=(values := values if values is not None else _form_defaults(current)),
         secrets_set=_secrets_set(current),
+        # TLS folds away unless something of it is set, typed or refused.
+        tls_open=bool(current and current.tls)
+        or any(k.startswith("tls.") and values.get(k) for k in values)
+        or any(k.startswith("tls.") for k in errors or {}),
         errors=errors or {},
         result=result,
         auth_types=AUTH_TYPES,

@@ -228,3 +228,19 @@ async def test_a_cluster_form_without_the_csrf_token_changes_nothing(
     del form["csrf_token"]
     assert (await client.post(f"{BASE}/new", **multipart(form), headers=HTML)).status_code == 403
     assert await _events(accounts, "cluster.create") == []
+
+
+async def test_an_uploaded_pem_file_is_read_and_a_bad_one_refused_beside_its_input(
+    client, make_user, accounts, nats_server
+) -> None:
+    token = await _sign_in(client, make_user, "admin")
+    response = await client.post(
+        f"{BASE}/new",
+        data=_form(nats_server, token),
+        files={"tls.ca_pem_file": ("ca.pem", b"not a certificate", "application/x-pem-file")},
+        headers=HTML,
+    )
+    assert response.status_code == 422
+    assert 'id="f-tls.ca_pem-error"' in response.text and "not a PEM certificate" in response.text
+    assert '<details class="section" open>' in response.text  # TLS unfolded to show it
+    assert await _events(accounts, "cluster.create") == []
