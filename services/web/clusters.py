@@ -30,6 +30,7 @@ from shared.backends import Backends
 from shared.clusters import services as clusters
 from shared.clusters.schemas import ClusterIn, ClusterOut, ClusterPatch, ContextImport
 from shared.errors import Invalid, JetDeckError
+from shared.metrics.dashboard import cluster_health
 
 AUTH_TYPES = (
     ("none", "None"),
@@ -263,13 +264,15 @@ async def clusters_page(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Template:
-    """Name, environment, labels, servers and whether it is collected; admins register,
-    import, and switch collection on or off from here."""
+    """Name, environment, labels, servers, whether it is collected and what the latest
+    collection found (reachable, servers up, when: one query of the samples); admins
+    register, import, and switch collection on or off from here."""
     listing = await clusters.list_clusters(backends, org_context)
     return await render(
         request,
         backends,
         "clusters.html",
+        health=await cluster_health(backends, org_context),
         org=org_context,
         section="clusters",
         crumbs=[Crumb("Clusters")],

@@ -6,13 +6,16 @@ and a viewer who sees no control and whose forged POSTs are refused."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
 
 from shared.audit.trail import list_events
 from shared.clusters.models import Cluster
+from shared.metrics.collector import cycle_time
 from tests.fixtures.accounts import csrf_token, web_login
+from tests.services.api.test_metrics import collect
 
 HTML = {"Accept": "text/html"}
 BASE = "/orgs/acme/clusters"
@@ -244,3 +247,17 @@ async def test_an_uploaded_pem_file_is_read_and_a_bad_one_refused_beside_its_inp
     assert 'id="f-tls.ca_pem-error"' in response.text and "not a PEM certificate" in response.text
     assert '<details class="section" open>' in response.text  # TLS unfolded to show it
     assert await _events(accounts, "cluster.create") == []
+
+
+async def test_the_list_shows_what_the_latest_collection_found(
+    client, make_user, settings, clickhouse, nats_server
+) -> None:
+    token = await _sign_in(client, make_user, "admin")
+    assert (
+        await client.post(f"{BASE}/new", **multipart(_form(nats_server, token)))
+    ).status_code == 303
+    assert "not collected yet" in (await client.get(BASE, headers=HTML)).text
+    await collect(settings, cycle_time(10))
+    listing = await client.get(BASE, headers=HTML)
+    assert "not collected yet" not in listing.text
+    assert re.search(r"reachable</span>\s*1 / 1 servers", listing.text)
