@@ -45,6 +45,14 @@ async def test_an_owner_registers_a_cluster_manages_access_and_reads_the_audit_l
     await console.goto("/orgs/acme/clusters")
     assert await page.get_by_role("rowheader", name="main").is_visible()
     await assert_accessible(page, "clusters")
+    await console.goto("/orgs/acme/clusters/main/edit")
+    assert await page.get_by_text("Set; leave empty to keep it.").is_visible()
+    await assert_accessible(page, "edit a cluster")
+    await console.goto("/orgs/acme/clusters/import")
+    await assert_accessible(page, "import a natscli context")
+    await console.goto("/account")
+    await assert_accessible(page, "account with the password form")
+    await console.goto("/orgs/acme")
 
     await page.get_by_role("link", name="Members").click()
     await page.wait_for_url(f"{console.base}/orgs/acme/settings/members")
@@ -56,6 +64,10 @@ async def test_an_owner_registers_a_cluster_manages_access_and_reads_the_audit_l
     assert re.search(r"/invitations/jdi_", await link.input_value())
     await assert_accessible(page, "members (invitation shown)")
     await screenshot(page, "members")
+    invitation = (await link.input_value()).removeprefix(console.base)
+    await console.goto(invitation)
+    assert await page.get_by_role("button", name="Accept the invitation").is_visible()
+    await assert_accessible(page, "accept an invitation")
     await console.goto("/orgs/acme/settings/members")
     assert await page.get_by_label("Invitation link").count() == 0  # shown once
 
