@@ -261,3 +261,32 @@ async def test_the_list_shows_what_the_latest_collection_found(
     listing = await client.get(BASE, headers=HTML)
     assert "not collected yet" not in listing.text
     assert re.search(r"reachable</span>\s*1 / 1 servers", listing.text)
+
+
+async def test_with_system_credentials_the_cluster_page_shows_every_server_and_the_meta_peers(
+    client, make_user, nats_cluster
+) -> None:
+    token = await _sign_in(client, make_user, "admin")
+    form = _form(
+        nats_cluster,
+        token,
+        **{
+            "system_auth.type": "user_password",
+            "system_auth.username": nats_cluster.system_user,
+            "system_auth.password": nats_cluster.system_password,
+        },
+    )
+    assert (await client.post(f"{BASE}/new", **multipart(form))).status_code == 303
+    page = await client.get(f"{BASE}/main", headers=HTML)
+    assert page.status_code == 200
+    names = [node.name for node in nats_cluster.nodes]
+    assert len(names) == 3
+    for name in names:
+        assert f'<th scope="row">{name}</th>' in page.text
+    assert "Meta cluster" in page.text and "Leader <strong>" in page.text
+    assert "JetStream storage" in page.text
+    assert nats_cluster.system_password not in page.text
+    live = await client.get(
+        f"{BASE}/main", headers={**HTML, "HX-Request": "true", "HX-Target": "cluster_live"}
+    )
+    assert live.text.lstrip().startswith('<div id="cluster_live"')
