@@ -1,4 +1,4 @@
-"""The organization's home (`/orgs/{org}`) and the minimal clusters list it links to."""
+"""The organization's home (`/orgs/{org}`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
 from shared.audit.trail import list_events
 from shared.backends import Backends
-from shared.clusters import services as clusters
 from shared.metrics.dashboard import org_dashboard
 
 RECENT_EVENTS = 8
@@ -45,23 +44,4 @@ async def dashboard_page(
         fragments=("dashboard_live",),
         board=board,
         events=events.items if events else None,
-    )
-
-
-@get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
-async def clusters_page(
-    request: Request[Any, Any, Any],
-    backends: NamedDependency[Backends],
-    org_context: NamedDependency[OrgContext],
-) -> Template:
-    listing = await clusters.list_clusters(backends, org_context)
-    return await render(
-        request,
-        backends,
-        "clusters.html",
-        org=org_context,
-        section="clusters",
-        crumbs=[Crumb("Clusters")],
-        fragments=("clusters_table",),
-        registered=listing.items,
     )

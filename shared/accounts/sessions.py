@@ -17,10 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.accounts.authcache import access_withdrawn
 from shared.accounts.models import Login, RefreshToken, User
-from shared.accounts.passwords import verify_password_async
+from shared.accounts.passwords import (
+    check_password_rules,
+    hash_password_async,
+    verify_password_async,
+)
 from shared.accounts.ratelimit import give_back_attempt, take_attempt
 from shared.accounts.tokens import TokenPair, issue_access_token, new_refresh_token, token_digest
 from shared.accounts.users import find_user_by_email
+from shared.audit import record_change
 from shared.backends import Backends
 from shared.config import Settings
 from shared.db import Database
@@ -207,3 +212,53 @@ async def end_login(backends: Backends, login_id: uuid.UUID, reason: str = "logo
     async with database(backends).session() as session:
         await _revoke(session, login_id, reason)
     await access_withdrawn(backends.redis)
+
+
+async def change_password(
+    backends: Backends,
+    user_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_login: uuid.UUID | None,
+    ip: str | None = None,
+) -> int:
+    """`POST /api/v1/auth/password` and the account page: the current password is checked like
+    a sign-in (same attempt limits, same 401), the new one against the password rules; every
+    other login of the user ends (`keep_login`, the caller's own, stays). Returns how many
+    logins ended."""
+    check_password_rules(new_password)
+    async with database(backends).session() as session:
+        user = await session.get(User, user_id)
+    assert user is not None
+    await check_password(
+        backends,
+        user,
+        user.email,
+        current_password,
+        ip=ip,
+        reveal_inactive=False,
+        wrong="The current password is not correct.",
+    )
+    new_hash = await hash_password_async(new_password)
+    async with database(backends).session() as session:
+        await session.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
+        ended = await session.execute(
+            update(Login)
+            .where(
+                Login.user_id == user_id,
+                Login.revoked_at.is_(None),
+                *([Login.id != keep_login] if keep_login is not None else []),
+            )
+            .values(revoked_at=utcnow(), revoked_reason="password_changed")
+        )
+        count = int(ended.rowcount or 0)  # type: ignore[attr-defined]
+        # Inside the transaction: the change and its audit row commit together. The values
+        # are placeholders: the trail redacts them and shows that the password changed.
+        record_change(
+            f"user:{user_id}",
+            {"password": "old", "other_logins_ended": 0},
+            {"password": "new", "other_logins_ended": count},
+        )
+    await access_withdrawn(backends.redis)
+    return count

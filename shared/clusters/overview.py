@@ -66,6 +66,8 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
     )
     varz = [json.loads(r.payload) for r in varz_replies]
     jsz = [jsz_decoder.decode(r.payload) for r in jsz_replies]  # the collector's structs
+    # Each JetStream server's own memory and file storage use (JSZ), beside its VARZ facts.
+    js_use = {r.server.name: r.data for r in jsz if r.data is not None}
     servers = []
     for reply in sorted(varz, key=lambda r: str(r.get("server", {}).get("name"))):
         data, srv = reply.get("data") or {}, reply.get("server") or {}
@@ -83,6 +85,8 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
                 "uptime": data.get("uptime"),
                 "jetstream": bool(srv.get("jetstream")),
                 "slow_consumers": data.get("slow_consumers"),
+                "js_memory": use.memory if (use := js_use.get(str(srv.get("name")))) else None,
+                "js_storage": use.storage if use else None,
             }
         )
     meta = None
