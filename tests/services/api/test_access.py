@@ -323,11 +323,6 @@ def test_the_matrix_covers_every_route_of_the_api_and_the_web_app(
     assert any(not path.startswith("/api/") for _, path in every)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: operations document only 200 and 400 (OpenAPI statuses) — fixed on "
-    "branch harden-api",
-)
 def test_every_status_the_matrix_sees_is_documented_in_the_openapi_document(
     matrix: Matrix, module_settings: Any
 ) -> None:

@@ -121,11 +121,6 @@ async def test_after_postgresql_restarts_the_pool_recovers(
     assert (await client.get("/readyz")).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: PG/Redis errors reach the catch-all 500 instead of 503 — fixed on "
-    "branch harden-api",
-)
 async def test_while_postgresql_is_down_requests_answer_503_never_500(
     own_postgres: Any, on_own_postgres: Any
 ) -> None:
@@ -224,11 +219,6 @@ async def test_with_redis_stopped_signed_in_requests_keep_working_and_nothing_qu
     assert (await client.get("/readyz")).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: PG/Redis errors reach the catch-all 500 instead of 503 — fixed on "
-    "branch harden-api",
-)
 async def test_with_redis_stopped_sign_in_answers_503_never_500(
     own_redis: Any, on_own_redis: Any
 ) -> None:

@@ -155,11 +155,6 @@ async def silent_server() -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: unreachable-cluster lock (the per-cluster lock is held while "
-    "connecting, so queued requests wait in turn) — fixed on branch harden-nats",
-)
 async def test_concurrent_requests_to_a_silent_cluster_each_answer_503_in_time(
     on_cluster: Any, client: Any, auth_headers: Any
 ) -> None:

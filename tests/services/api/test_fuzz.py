@@ -55,7 +55,7 @@ SEED = 11
 REQUEST_TIMEOUT = 30
 TAIL_READ_SECONDS = 0.25
 ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 3}
-ISSUE_11 = "issue 11: {} — fixed on branch harden-api"
+KNOWN_DEFECT = "known defect: {}"
 
 
 def _openapi() -> dict[str, Any]:
@@ -86,58 +86,9 @@ def _label(op: tuple[str, str]) -> str:
     return f"{op[0]} {op[1]}"
 
 
-# Known defects of issue 11, fixed on another branch: strict, so they fail once fixed.
-_METRICS_TIMES = "`from`/`to` such as 0 or 0.5 answer 500"
-SERVER_ERRORS = {
-    "GET /api/v1/orgs/{org}/api-keys": "a huge offset answers 500",
-    "GET /api/v1/orgs/{org}/members": "a huge offset answers 500",
-    "GET /api/v1/orgs/{org}/audit-events": "a huge offset answers 500 (the same `Offset`)",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/metrics": _METRICS_TIMES,
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}/metrics": (
-        _METRICS_TIMES
-    ),
-}
-_STREAM = "/api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}"
-_ONLY_200_400 = "operations document only 200 and 400 but answer {}"
-UNDOCUMENTED_STATUSES = {
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/last": "404",
-    "POST /api/v1/auth/login": "401 and 429",
-    "POST /api/v1/auth/refresh": "401",
-    "POST /api/v1/orgs": "409",
-    "POST /api/v1/invitations/{token}/accept": "404",
-    "POST /api/v1/orgs/{org}/clusters/import": "409",
-    "POST /api/v1/orgs/{org}/clusters": "409",
-    "PATCH /api/v1/orgs/{org}/clusters/{cluster}": "409",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/overview": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/{seq}": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/export": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/tail": "404",
-    "GET " + _STREAM + "/consumers/{consumer}/metrics": "404",
-    "GET /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/metrics": "404",
-    "POST /api/v1/orgs/{org}/clusters/{cluster}/test": "404",
-    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams": "404",
-    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/purge": "404",
-    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers": "404",
-    "POST " + _STREAM + "/consumers/{consumer}/pause": "404",
-    "POST " + _STREAM + "/consumers/{consumer}/resume": "404",
-    "POST /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages": "404",
-    "PATCH /api/v1/orgs/{org}/members/{user_id}": "404",
-    "PUT /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}": "404",
-    "PUT /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}": "404",
-    "DELETE /api/v1/orgs/{org}/members/{user_id}": "404",
-    "DELETE /api/v1/orgs/{org}/api-keys/{key_id}": "404",
-    "DELETE /api/v1/orgs/{org}/clusters/{cluster}": "404",
-    "DELETE /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}": "404",
-    "DELETE /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}": "404",
-    "DELETE /api/v1/orgs/{org}/clusters/{cluster}/streams/{stream}/messages/{seq}": "404",
-}
-UNDOCUMENTED_STATUSES = {op: _ONLY_200_400.format(s) for op, s in UNDOCUMENTED_STATUSES.items()}
+# Known defects: a strict xfail each, so it fails once fixed (issue 11's are all fixed).
+SERVER_ERRORS: dict[str, str] = {}
+UNDOCUMENTED_STATUSES: dict[str, str] = {}
 NONCONFORMING: dict[str, str] = {}
 
 
@@ -146,7 +97,7 @@ def _params(known: dict[str, str]) -> list[Any]:
         pytest.param(
             op,
             id=_label(op),
-            marks=[pytest.mark.xfail(strict=True, reason=ISSUE_11.format(known[_label(op)]))]
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DEFECT.format(known[_label(op)]))]
             if _label(op) in known
             else [],
         )
