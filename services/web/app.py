@@ -14,7 +14,7 @@ from litestar.template.config import TemplateConfig
 from services.access import Access, access
 from services.api.auth import Principal
 from services.api.security import COOKIE_AUTH
-from services.web import formatting
+from services.web import charts, formatting
 from services.web.assets import static_router
 from services.web.console import render
 from services.web.dashboard import clusters_page, dashboard_page
@@ -74,7 +74,17 @@ async def account(
     return await render(request, backends, "account.html", org=None, section="account", me=me)
 
 
-WEB_HANDLERS = [home, status, account, login_form, login, logout, dashboard_page, clusters_page]
+WEB_HANDLERS = [
+    home,
+    status,
+    account,
+    login_form,
+    login,
+    logout,
+    dashboard_page,
+    clusters_page,
+    *charts.CHART_HANDLERS,
+]
 
 
 def web_router() -> Router:
@@ -88,9 +98,14 @@ def web_router() -> Router:
     )
 
 
+def _install_globals(engine: JinjaTemplateEngine) -> None:
+    formatting.install(engine.engine)
+    charts.install(engine.engine)
+
+
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(
         directory=TEMPLATES,
         engine=JinjaTemplateEngine,
-        engine_callback=lambda engine: formatting.install(engine.engine),
+        engine_callback=_install_globals,
     )
