@@ -21,6 +21,7 @@ from services.web.dashboard import clusters_page, dashboard_page
 from services.web.errors import exception_handlers
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
+from services.web.streams import HANDLERS as STREAM_HANDLERS
 from shared.accounts import orgs
 from shared.accounts.authenticate import user_id_of
 from shared.accounts.sessions import database
@@ -74,7 +75,17 @@ async def account(
     return await render(request, backends, "account.html", org=None, section="account", me=me)
 
 
-WEB_HANDLERS = [home, status, account, login_form, login, logout, dashboard_page, clusters_page]
+WEB_HANDLERS = [
+    home,
+    status,
+    account,
+    login_form,
+    login,
+    logout,
+    dashboard_page,
+    clusters_page,
+    *STREAM_HANDLERS,
+]
 
 
 def web_router() -> Router:
