@@ -21,6 +21,7 @@ from services.web.dashboard import clusters_page, dashboard_page
 from services.web.errors import exception_handlers
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
+from services.web.streams import HANDLERS as STREAM_HANDLERS
 from shared.accounts import orgs
 from shared.accounts.authenticate import user_id_of
 from shared.accounts.sessions import database
@@ -84,6 +85,7 @@ WEB_HANDLERS = [
     dashboard_page,
     clusters_page,
     *charts.CHART_HANDLERS,
+    *STREAM_HANDLERS,
 ]
 
 
