@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from shared.clusters.addresses import AddressPolicy
 from shared.config import Settings
 from shared.db import Database
 from shared.metrics.clickhouse import ClickHouse
@@ -40,7 +41,10 @@ class Backends:
             clickhouse=ClickHouse(settings.clickhouse.url, settings.clickhouse.database)
             if settings.clickhouse.url
             else None,
-            nats=ConnectionPool(timeout=settings.nats.request_timeout),
+            nats=ConnectionPool(
+                timeout=settings.nats.request_timeout,
+                pin=AddressPolicy(settings.clusters.allowed_networks).pin,
+            ),
         )
 
     async def readiness(self) -> dict[str, str]:

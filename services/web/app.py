@@ -14,10 +14,10 @@ from litestar.template.config import TemplateConfig
 from services.access import Access, access
 from services.api.auth import Principal
 from services.api.security import COOKIE_AUTH
-from services.web import charts, formatting
+from services.web import charts, clusters, formatting, settings_pages
 from services.web.assets import static_router
 from services.web.console import render
-from services.web.dashboard import clusters_page, dashboard_page
+from services.web.dashboard import dashboard_page
 from services.web.errors import exception_handlers
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
@@ -83,7 +83,8 @@ WEB_HANDLERS = [
     login,
     logout,
     dashboard_page,
-    clusters_page,
+    *clusters.HANDLERS,
+    *settings_pages.HANDLERS,
     *charts.CHART_HANDLERS,
     *STREAM_HANDLERS,
 ]

@@ -115,6 +115,9 @@ LIVE_TRIGGER = (
     "every 10s [document.visibilityState === 'visible'], "
     "visibilitychange[document.visibilityState === 'visible'] from:document"
 )
+# Who may read each settings page (as the API: members for all, keys and audit for admins);
+# the navigation links only those the user may open.
+SETTINGS_ACCESS = {"members": Role.VIEWER, "api-keys": Role.ADMIN, "audit": Role.ADMIN}
 SECTIONS = ("dashboard", "clusters", "streams", "members", "api-keys", "audit", "account")
 
 
@@ -241,8 +244,10 @@ async def render(
         "has_page": lambda path: page_exists(request, path),
         "settings_sections": lambda: [
             key
-            for key in ("members", "api-keys", "audit")
+            for key, role in SETTINGS_ACCESS.items()
             if page_exists(request, f"/orgs/{{org}}/settings/{key}")
+            and org is not None
+            and org.role.at_least(role)
         ],
         "LIVE_TRIGGER": LIVE_TRIGGER,
         **context,

@@ -1,4 +1,4 @@
-"""The organization's home (`/orgs/{org}`) and the minimal clusters list it links to."""
+"""The organization's home (`/orgs/{org}`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
 from shared.audit.trail import list_events
 from shared.backends import Backends
-from shared.clusters import services as clusters
 from shared.clusters.models import Cluster
 from shared.metrics.charts import ConsumerKey, lag_sparklines
 from shared.metrics.dashboard import Dashboard, org_dashboard
@@ -89,22 +88,3 @@ async def _sparklines(
         )
         out[item] = sparkline_svg(values, label)
     return out
-
-
-@get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
-async def clusters_page(
-    request: Request[Any, Any, Any],
-    backends: NamedDependency[Backends],
-    org_context: NamedDependency[OrgContext],
-) -> Template:
-    listing = await clusters.list_clusters(backends, org_context)
-    return await render(
-        request,
-        backends,
-        "clusters.html",
-        org=org_context,
-        section="clusters",
-        crumbs=[Crumb("Clusters")],
-        fragments=("clusters_table",),
-        registered=listing.items,
-    )

@@ -89,13 +89,14 @@ async def list_events(
     *,
     actor: str | None = None,
     action: str | None = None,
+    target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> Page[AuditEventOut]:
     """Newest first. `actor` is an actor id or label (email, key name); `action` is exact, or a
-    prefix when it ends with `*` (`member.*`)."""
+    prefix when it ends with `*` (`member.*`); `target` likewise (`cluster:main`, `cluster:*`)."""
     filters = [AuditEvent.org_id == org_id]
     if actor:
         try:
@@ -107,6 +108,11 @@ async def list_events(
             filters.append(AuditEvent.action.startswith(action[:-1], autoescape=True))
         else:
             filters.append(AuditEvent.action == action)
+    if target:
+        if target.endswith("*"):
+            filters.append(AuditEvent.target.startswith(target[:-1], autoescape=True))
+        else:
+            filters.append(AuditEvent.target == target)
     if since:
         filters.append(AuditEvent.at >= since)
     if until:

@@ -7,6 +7,7 @@ from typing import Any
 from shared.audit import record_change
 from shared.errors import Invalid
 from shared.nats import ClusterClient
+from shared.streams.names import check_body_name
 
 
 def _clean(info: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +31,8 @@ async def get_consumer(client: ClusterClient, stream: str, name: str) -> dict[st
 def _name_of(config: dict[str, Any], name: str | None) -> str:
     if not isinstance(config, dict):
         raise Invalid("A consumer config is a JSON object", code="invalid_config")
+    for key in ("durable_name", "name"):
+        check_body_name("consumer", key, config.get(key))
     given = name or config.get("durable_name") or config.get("name")
     if not isinstance(given, str) or not given:
         raise Invalid("A consumer config needs a name (or durable_name)", code="invalid_config")

@@ -12,6 +12,7 @@ from typing import Any
 from shared.audit import record_change
 from shared.errors import Invalid
 from shared.nats import ClusterClient
+from shared.streams.names import check_body_name
 from shared.streams.schemas import Change, PurgeIn, StreamInfo, StreamSummary, StreamUpdate
 
 # Fields NATS refuses to change on a live stream (nats-server stream.go, updateConfig checks).
@@ -104,6 +105,7 @@ async def create_stream(client: ClusterClient, config: dict[str, Any]) -> Stream
     name = config.get("name") if isinstance(config, dict) else None
     if not isinstance(name, str) or not name:
         raise Invalid("A stream config needs a name", code="invalid_config")
+    check_body_name("stream", "name", name)
     info = stream_info(await client.js(f"STREAM.CREATE.{name}", config))
     record_change(f"stream:{name}", None, info.config)
     return info

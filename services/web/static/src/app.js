@@ -83,6 +83,26 @@
     event.detail.elt.querySelectorAll("[data-confirm-name]").forEach(syncConfirm);
   });
 
+  // A copy button (`data-copy="ID"`) copies that input's value; shown only with JavaScript.
+  function setUpCopy(scope) {
+    scope.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      if (button.dataset.copyReady) return;
+      button.dataset.copyReady = "1";
+      button.addEventListener("click", function () {
+        var field = document.getElementById(button.getAttribute("data-copy"));
+        if (!field) return;
+        field.select();
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+        } else { document.execCommand("copy"); done(); }
+      });
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { setUpCopy(event.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () { setUpCopy(document); });
+
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
   else setUp();
 })();
