@@ -13,7 +13,8 @@ request; when the cluster does not answer, or the object is gone, the history is
 without the line). The cluster's limits come from its samples.
 
 A page shows the charts with `{% import "charts.html" as charts with context %}` and
-`{{ charts.panel("consumer", "<the data URL>") }}` (kinds: "consumer", "stream", "cluster"):
+`{{ charts.panel("consumer") }}` (kinds: "consumer", "stream", "cluster"; the data URL is the
+page's path + `/charts.json`, or give it as a second argument):
 one time-range picker whose value is the page's `?range=` (plain links, so the URL says it),
 a figure per chart with a heading and a text summary, and `static/src/charts.js`, which draws
 them with uPlot (loaded on chart pages only).
@@ -200,7 +201,10 @@ def _local(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
-def chart_view(request: Request[Any, Any, Any], kind: str, src: str) -> ChartView:
+def chart_view(request: Request[Any, Any, Any], kind: str, src: str | None = None) -> ChartView:
+    """The panel of the page `request` shows; its data comes from `src`, by default the page's
+    own path + `/charts.json` (the routes above mirror the pages' paths)."""
+    src = src or request.url.path.rstrip("/") + "/charts.json"
     if kind not in KINDS:
         raise ValueError(f"no chart kind {kind!r}; known: {', '.join(KINDS)}")
     specs, units = KINDS[kind]
@@ -243,7 +247,7 @@ def _quoted(params: dict[str, str]) -> list[tuple[str, str]]:
 
 
 @pass_context
-def _chart_view(context: Context, kind: str, src: str) -> ChartView:
+def _chart_view(context: Context, kind: str, src: str | None = None) -> ChartView:
     return chart_view(context["request"], kind, src)
 
 

@@ -228,3 +228,28 @@ async def _ids(api: Any) -> dict[str, str]:
     cluster = await api.get(headers=api.admin)
     org = await api.client.get("/api/v1/orgs/acme", headers=api.admin)
     return {"cluster": cluster.json()["id"], "org": org.json()["id"]}
+
+
+async def test_the_consumer_stream_and_cluster_pages_carry_one_range_picker_and_their_charts(
+    client, make_user, on_server, settings, clickhouse
+) -> None:
+    await orders_with_a_backlog(on_server)
+    await _sign_in(client, make_user)
+    pages = {
+        "/orgs/acme/clusters/main/streams/ORDERS/consumers/BILLING": ("Backlog", "Time to drain"),
+        "/orgs/acme/clusters/main/streams/ORDERS": ("Messages", "Ingest rate"),
+        "/orgs/acme/clusters/main": ("Storage", "Servers reachable"),
+    }
+    for path, titles in pages.items():
+        page = await client.get(path, params={"range": "7d"}, headers=HTML)
+        assert page.status_code == 200, page.text
+        text = page.text
+        assert text.count('<nav class="range-picker" aria-label="Time range">') == 1
+        assert f'data-charts="{path}/charts.json?range=7d"' in text
+        assert '<a href="' + path + '?range=7d" aria-current="true">7 d</a>' in text
+        for title in titles:
+            assert f'data-title="{title}"' in text
+        assert text.count('class="chart-canvas" aria-hidden="true"') >= 3
+        assert "/static/charts." in text and "/static/uplot." in text
+    dashboard = (await client.get("/orgs/acme", headers=HTML)).text
+    assert "/static/uplot." not in dashboard  # uPlot only on chart pages

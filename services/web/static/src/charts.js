@@ -69,6 +69,23 @@
     return compact(v);
   }
 
+  // Points are drawn when they are sparse (uPlot's density rule); otherwise only a sample
+  // with a gap on both sides gets a dot, as it has no line to show it.
+  function isolated(u, si, show) {
+    if (show) return null;
+    var ys = u.data[si], out = [];
+    for (var i = 0; i < ys.length; i++) {
+      if (ys[i] != null && (i === 0 || ys[i - 1] == null) && (i === ys.length - 1 || ys[i + 1] == null)) out.push(i);
+    }
+    return out.length ? out : null;
+  }
+
+  // Byte axes tick at powers of two of KiB/MiB/GiB (512 KiB, 1 MiB…), not at 977 KiB.
+  var BYTE_INCRS = [];
+  for (var k = 0; k < 6; k++) {
+    for (var m = 1; m < 1024; m *= 2) BYTE_INCRS.push(m * Math.pow(1024, k));
+  }
+
   function utc(t) {
     return new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
   }
@@ -147,7 +164,7 @@
         stroke: colours[i % colours.length],
         width: 1.5,
         spanGaps: false,
-        points: { show: function (u, si) { return u.data[0].length < 120; }, size: 4 },
+        points: { size: 5, filter: isolated },
         value: function (u, v) { return fmt(v, unit); }
       });
     });
@@ -184,6 +201,7 @@
         Object.assign({}, axis),
         Object.assign({}, axis, {
           label: unit, labelSize: 16, size: 64,
+          incrs: unit === "bytes" ? BYTE_INCRS : undefined,
           values: function (u, splits) { return splits.map(function (v) { return axisValue(v, unit); }); }
         })
       ],
