@@ -7,14 +7,15 @@ Data (JSON from `shared.metrics.charts`, one document a page; viewer, session co
     GET /orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}/charts.json?range=…
 
 `range` is 15m, 1h, 6h, 24h, 7d or 30d (ending now), or `custom` with `from` and `to` (RFC
-3339 or epoch seconds); a bad one is a 400 (`invalid_range`). The limits drawn as lines come
-from NATS: the consumer's `max_ack_pending`, the stream's `max_bytes` and `max_msgs` (one INFO
-request; when the cluster does not answer, or the object is gone, the history is still drawn,
-without the line). The cluster's limits come from its samples.
+3339 or epoch seconds); a bad one is a 400 (`invalid_range`). The limits drawn as lines are
+the consumer's `max_ack_pending` and the stream's `max_bytes` and `max_msgs`: the page passes
+them in the data URL (`&max_ack_pending=1000`: it has just read the INFO), otherwise the route
+asks NATS (one INFO request; when the cluster does not answer, or the object is gone, the
+history is still drawn, without the line). The cluster's limits come from its samples.
 
 A page shows the charts with `{% import "charts.html" as charts with context %}` and
-`{{ charts.panel("consumer") }}` (kinds: "consumer", "stream", "cluster"; the data URL is the
-page's path + `/charts.json`, or give it as a second argument):
+`{{ charts.panel("consumer", limits={"max_ack_pending": …}) }}` (kinds: "consumer", "stream",
+"cluster"; the data URL is the page's path + `/charts.json` unless `src` is given):
 one time-range picker whose value is the page's `?range=` (plain links, so the URL says it),
 a figure per chart with a heading and a text summary, and `static/src/charts.js`, which draws
 them with uPlot (loaded on chart pages only).
@@ -52,6 +53,9 @@ KINDS = {
     "stream": (charts.STREAM_CHARTS, charts.STREAM_UNITS),
     "cluster": (charts.CLUSTER_CHARTS, charts.CLUSTER_UNITS),
 }
+# Limits a page may pass with the data URL (it has read them from NATS already).
+CONSUMER_LIMITS = ("max_ack_pending",)
+STREAM_LIMITS = ("max_bytes", "max_msgs")
 RANGE_LABELS = {"15m": "15 m", "1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "30d": "30 d"}
 
 
@@ -65,6 +69,23 @@ def _json(document: dict[str, Any]) -> Response[bytes]:
     return Response(
         charts.chart_json(document), media_type="application/json", headers=dict(NO_STORE)
     )
+
+
+def _given_limits(request: Request[Any, Any, Any], names: tuple[str, ...]) -> dict[str, int] | None:
+    """The limits the page passed (it has just read the object's INFO), or None when it passed
+    none: then the route asks NATS."""
+    given = {name: request.query_params.get(name) for name in names}
+    if all(value is None for value in given.values()):
+        return None
+    out: dict[str, int] = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        try:
+            out[name] = int(value)
+        except ValueError:
+            raise errors.Invalid(f"`{name}` {value!r} is not an integer", code="invalid") from None
+    return out
 
 
 async def _info_or_none(call: Any) -> Any:
@@ -93,13 +114,15 @@ async def consumer_charts(
     """Backlog, ack pending (against `max_ack_pending`), redelivered, delivered/s and acked/s,
     time lag and time to drain of one consumer."""
     rng = _range(request)
-    info = None
-    try:
-        client = await cluster_client(backends, org_context, cluster)
-        info = await _info_or_none(get_consumer(client, stream, consumer))
-    except errors.Unavailable:
-        pass
-    config = (info or {}).get("config") or {}
+    config: dict[str, Any] | None = _given_limits(request, CONSUMER_LIMITS)
+    if config is None:
+        info = None
+        try:
+            client = await cluster_client(backends, org_context, cluster)
+            info = await _info_or_none(get_consumer(client, stream, consumer))
+        except errors.Unavailable:
+            pass
+        config = (info or {}).get("config") or {}
     document = await charts.consumer_chart(
         backends,
         org_context,
@@ -126,13 +149,15 @@ async def stream_charts(
 ) -> Response[bytes]:
     """Messages (against `max_msgs`), bytes (against `max_bytes`) and ingest rate."""
     rng = _range(request)
-    info = None
-    try:
-        client = await cluster_client(backends, org_context, cluster)
-        info = await _info_or_none(get_stream(client, stream))
-    except errors.Unavailable:
-        pass
-    config = info.config if info is not None else {}
+    config: dict[str, Any] | None = _given_limits(request, STREAM_LIMITS)
+    if config is None:
+        info = None
+        try:
+            client = await cluster_client(backends, org_context, cluster)
+            info = await _info_or_none(get_stream(client, stream))
+        except errors.Unavailable:
+            pass
+        config = info.config if info is not None else {}
     document = await charts.stream_chart(
         backends,
         org_context,
@@ -201,7 +226,12 @@ def _local(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
-def chart_view(request: Request[Any, Any, Any], kind: str, src: str | None = None) -> ChartView:
+def chart_view(
+    request: Request[Any, Any, Any],
+    kind: str,
+    src: str | None = None,
+    limits: dict[str, Any] | None = None,
+) -> ChartView:
     """The panel of the page `request` shows; its data comes from `src`, by default the page's
     own path + `/charts.json` (the routes above mirror the pages' paths)."""
     src = src or request.url.path.rstrip("/") + "/charts.json"
@@ -214,7 +244,12 @@ def chart_view(request: Request[Any, Any, Any], kind: str, src: str | None = Non
     except errors.Invalid as exc:
         error = exc.detail
         rng = charts.parse_range(None)
-    data_url = src + "?" + "&".join(f"{k}={v}" for k, v in _quoted(rng.query()))
+    allowed = CONSUMER_LIMITS if kind == "consumer" else STREAM_LIMITS if kind == "stream" else ()
+    params = {
+        **rng.query(),
+        **{k: str(int(v)) for k, v in (limits or {}).items() if k in allowed and v is not None},
+    }
+    data_url = src + "?" + "&".join(f"{k}={v}" for k, v in _quoted(params))
     choices = tuple(
         RangeChoice(
             key,
@@ -247,8 +282,10 @@ def _quoted(params: dict[str, str]) -> list[tuple[str, str]]:
 
 
 @pass_context
-def _chart_view(context: Context, kind: str, src: str | None = None) -> ChartView:
-    return chart_view(context["request"], kind, src)
+def _chart_view(
+    context: Context, kind: str, src: str | None = None, limits: dict[str, Any] | None = None
+) -> ChartView:
+    return chart_view(context["request"], kind, src, limits)
 
 
 # ---- dashboard sparklines -------------------------------------------------------------------

@@ -74,6 +74,12 @@ async def test_a_viewer_reads_a_consumers_and_a_streams_charts_with_the_limits_n
     assert doc["to"] - doc["from"] == 3600
     assert doc["refresh"] == settings.workers.collect_interval
 
+    # The limit the page passes (from the INFO it has just read) is the one drawn.
+    given = await client.get(CONSUMER, params={"max_ack_pending": "20"}, headers=JSON)
+    assert given.json()["limits"] == {"num_ack_pending": 20}
+    wrong = await client.get(CONSUMER, params={"max_ack_pending": "many"}, headers=JSON)
+    assert wrong.status_code == 400
+
     stream = (await client.get(STREAM, params={"range": "24h"}, headers=JSON)).json()
     assert _last(stream["series"]["messages"]) == 7
     assert stream["limits"] == {"bytes": 1 << 20}
@@ -236,16 +242,22 @@ async def test_the_consumer_stream_and_cluster_pages_carry_one_range_picker_and_
     await orders_with_a_backlog(on_server)
     await _sign_in(client, make_user)
     pages = {
-        "/orgs/acme/clusters/main/streams/ORDERS/consumers/BILLING": ("Backlog", "Time to drain"),
-        "/orgs/acme/clusters/main/streams/ORDERS": ("Messages", "Ingest rate"),
-        "/orgs/acme/clusters/main": ("Storage", "Servers reachable"),
+        "/orgs/acme/clusters/main/streams/ORDERS/consumers/BILLING": (
+            ("Backlog", "Time to drain"),
+            "&amp;max_ack_pending=50",  # the page read the INFO: the data route need not
+        ),
+        "/orgs/acme/clusters/main/streams/ORDERS": (
+            ("Messages", "Ingest rate"),
+            "&amp;max_bytes=1048576&amp;max_msgs=-1",
+        ),
+        "/orgs/acme/clusters/main": (("Storage", "Servers reachable"), ""),
     }
-    for path, titles in pages.items():
+    for path, (titles, limits) in pages.items():
         page = await client.get(path, params={"range": "7d"}, headers=HTML)
         assert page.status_code == 200, page.text
         text = page.text
         assert text.count('<nav class="range-picker" aria-label="Time range">') == 1
-        assert f'data-charts="{path}/charts.json?range=7d"' in text
+        assert f'data-charts="{path}/charts.json?range=7d{limits}"' in text
         assert '<a href="' + path + '?range=7d" aria-current="true">7 d</a>' in text
         for title in titles:
             assert f'data-title="{title}"' in text

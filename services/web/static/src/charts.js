@@ -116,11 +116,15 @@
 
   Panel.prototype.load = function (first) {
     var self = this;
-    return fetch(this.src, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    // The first load takes the request the panel's inline script started early, if any.
+    var early = first && window.jetdeckChartData && window.jetdeckChartData[this.src];
+    if (early) delete window.jetdeckChartData[this.src];
+    var request = early || fetch(this.src, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) throw new Error("chart data: HTTP " + response.status);
         return response.json();
-      })
+      });
+    return request
       .then(function (doc) {
         self.doc = doc;
         if (first || !self.plots.length) self.draw();
