@@ -76,7 +76,12 @@ async def test_a_consumers_charts_end_at_what_nats_reports_and_show_a_collection
     assert await page.locator("#chart-consumer-1 .chart-canvas").get_attribute("aria-hidden")
     assert await page.evaluate("performance.getEntriesByName('charts-drawn').length") == 1
     await assert_accessible(page, "consumer charts")
-    await screenshot(page, "consumer-charts")
+
+    # A range ending now asks again at the collection interval (the timer's tick, run now).
+    assert await page.evaluate("window.jetdeckCharts.charts.length") == 6
+    async with page.expect_response(lambda r: "/charts.json?range=1h" in r.url) as again:
+        await page.evaluate("document.querySelector('[data-charts]').jetdeckPanel.tick()")
+    assert (await again.value).status == 200
 
     # The range picker: a plain link, so the URL holds the range; the data follows it.
     async with page.expect_response(lambda r: "charts.json?range=7d" in r.url) as data:
@@ -130,12 +135,24 @@ async def test_a_consumers_charts_end_at_what_nats_reports_and_show_a_collection
     assert pending[10:20] == [None] * 10  # uPlot breaks the line here (spanGaps false)
     assert pending[20:30] == list(range(120, 130))
     await assert_accessible(page, "consumer charts, custom range")
+    await page.locator("#chart-consumer-1").scroll_into_view_if_needed()
+    await screenshot(page, "consumer-charts")
 
-    # The stream's Overview: messages, bytes against max_bytes, ingest rate; dark theme.
-    await console.goto("/orgs/acme/clusters/main/streams/ORDERS")
+    # The stream's Overview, reached through its tab (htmx swaps it in, scripts and all):
+    # messages, bytes against max_bytes, ingest rate; in the dark theme.
+    await console.goto("/orgs/acme/clusters/main/streams/ORDERS?tab=config")
     await page.get_by_role("button", name="Switch to dark theme").click()
+    await page.get_by_role("link", name="Overview").click()
+    await page.wait_for_url("**/streams/ORDERS")
     charts = await charts_of(page)
     assert last(charts["Messages"]["data"][1]) == 10
     assert charts["Bytes"]["limits"] == ["bytes"] and last(charts["Bytes"]["data"][2]) == 1 << 20
     await assert_accessible(page, "stream charts (dark)")
     await screenshot(page, "stream-charts-dark")
+
+    # The cluster page: storage and memory against their limits, servers reachable.
+    await console.goto("/orgs/acme/clusters/main?range=24h")
+    charts = await charts_of(page)
+    assert list(charts) == ["Storage", "Memory", "Servers reachable"]
+    assert last(charts["Servers reachable"]["data"][1]) == 1
+    await assert_accessible(page, "cluster charts (dark)")

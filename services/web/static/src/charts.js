@@ -186,6 +186,8 @@
     return {
       width: width,
       height: 180,
+      // Times in UTC everywhere: axes, legend, summaries and the custom range's fields.
+      tzDate: function (t) { return uPlot.tzDate(new Date(t * 1000), "Etc/UTC"); },
       series: series,
       legend: { live: true },
       cursor: {
