@@ -220,6 +220,7 @@ class ChartView:
     end: str
     keep: tuple[tuple[str, str], ...]  # the page's other query parameters (its tab…)
     error: str | None
+    available: bool = True  # False: no ClickHouse, so no history to draw
 
 
 def _local(moment: datetime) -> str:
@@ -247,7 +248,12 @@ def chart_view(
     allowed = CONSUMER_LIMITS if kind == "consumer" else STREAM_LIMITS if kind == "stream" else ()
     params = {
         **rng.query(),
-        **{k: str(int(v)) for k, v in (limits or {}).items() if k in allowed and v is not None},
+        # A limit the config does not hold is left out (a Jinja Undefined, None).
+        **{
+            k: str(int(v))
+            for k, v in (limits or {}).items()
+            if k in allowed and isinstance(v, int | float) and not isinstance(v, bool)
+        },
     }
     data_url = src + "?" + "&".join(f"{k}={v}" for k, v in _quoted(params))
     choices = tuple(
@@ -262,7 +268,9 @@ def chart_view(
     keep = tuple(
         (k, v) for k, v in request.query_params.items() if k not in ("range", "from", "to")
     )
+    backends = getattr(getattr(getattr(request, "app", None), "state", None), "backends", None)
     return ChartView(
+        available=backends is None or backends.clickhouse is not None,
         kind=kind,
         data_url=data_url,
         charts=tuple(ChartSpec(title, names, units[names[0]]) for title, names in specs),

@@ -224,10 +224,23 @@ def test_the_range_picker_keeps_the_pages_other_parameters_and_says_which_range_
     assert custom.custom and custom.error is None
     assert (custom.start, custom.end) == ("2026-11-30T10:00", "2026-11-30T12:30")
     assert "from=2026-11-30T10%3A00%3A00Z" in custom.data_url
+    limited = chart_view(
+        _request("/c", {}), "consumer", None, {"max_ack_pending": 7, "max_bytes": 9}
+    )
+    assert limited.data_url == "/c/charts.json?range=1h&max_ack_pending=7"
+    no_limit = chart_view(_request("/c", {}), "consumer", None, {"max_ack_pending": None})
+    assert no_limit.data_url == "/c/charts.json?range=1h"  # then the route asks NATS
 
     wrong = chart_view(_request("/x", {"range": "forever"}), "cluster", "/x/charts.json")
     assert wrong.error and "forever" in wrong.error
     assert wrong.data_url.endswith("?range=1h")  # the panel falls back to the last hour
+    assert wrong.available
+
+
+def test_without_clickhouse_the_panel_says_no_history_is_collected_instead_of_fetching() -> None:
+    request = _request("/orgs/acme/clusters/main", {})
+    request.app = SimpleNamespace(state=SimpleNamespace(backends=SimpleNamespace(clickhouse=None)))
+    assert not chart_view(request, "cluster").available
 
 
 async def _ids(api: Any) -> dict[str, str]:
