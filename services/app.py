@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from services.access import assert_every_route_declares_access
-from services.api.app import api_router, openapi_config
+from services.api.app import api_router, document_statuses, openapi_config
 from services.api.audit import audit_middleware
 from services.api.auth import access_middleware
 from services.api.auth import dependencies as auth_dependencies
@@ -104,4 +104,6 @@ def create_app(
         debug=False,
     )
     assert_every_route_declares_access(app)
+    if api:
+        document_statuses(app)
     return app

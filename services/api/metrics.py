@@ -18,7 +18,7 @@ from services.access import Access, access
 from services.api.auth import OrgContext
 from services.api.errors import STATUS
 from services.api.params import TIME_FORMAT, parse_time
-from shared.backends import Backends
+from shared.backends import Backends, unavailable_from
 from shared.errors import JetDeckError, NotAuthenticated
 from shared.metrics.own import exposition, http_duration, http_requests
 from shared.metrics.queries import CONSUMER_SERIES, STREAM_SERIES
@@ -180,4 +180,4 @@ def _status_of(exc: Exception) -> int:
         return exc.status_code
     if isinstance(exc, JetDeckError):
         return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-    return 500
+    return 503 if unavailable_from(exc) is not None else 500

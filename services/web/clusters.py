@@ -30,6 +30,7 @@ from shared.backends import Backends
 from shared.clusters import services as clusters
 from shared.clusters.schemas import ClusterIn, ClusterOut, ClusterPatch, ContextImport
 from shared.errors import Invalid, JetDeckError
+from shared.metrics.dashboard import cluster_health
 
 AUTH_TYPES = (
     ("none", "None"),
@@ -245,8 +246,12 @@ async def _form_page(
         status_code=status_code,
         current=current,
         action=action,
-        values=values if values is not None else _form_defaults(current),
+        values=(values := values if values is not None else _form_defaults(current)),
         secrets_set=_secrets_set(current),
+        # TLS folds away unless something of it is set, typed or refused.
+        tls_open=bool(current and current.tls)
+        or any(k.startswith("tls.") and values.get(k) for k in values)
+        or any(k.startswith("tls.") for k in errors or {}),
         errors=errors or {},
         result=result,
         auth_types=AUTH_TYPES,
@@ -259,13 +264,15 @@ async def clusters_page(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Template:
-    """Name, environment, labels, servers and whether it is collected; admins register,
-    import, and switch collection on or off from here."""
+    """Name, environment, labels, servers, whether it is collected and what the latest
+    collection found (reachable, servers up, when: one query of the samples); admins
+    register, import, and switch collection on or off from here."""
     listing = await clusters.list_clusters(backends, org_context)
     return await render(
         request,
         backends,
         "clusters.html",
+        health=await cluster_health(backends, org_context),
         org=org_context,
         section="clusters",
         crumbs=[Crumb("Clusters")],

@@ -5,12 +5,14 @@ pasted in Slack opens the same view):
 
     /orgs/{org}                                             dashboard
     /orgs/{org}/clusters                                    clusters
-    /orgs/{org}/clusters/{cluster}                          one cluster
+    /orgs/{org}/clusters/new | import                       register (Test connection) | natscli
+    /orgs/{org}/clusters/{cluster}                          one cluster (…/edit to change it)
     /orgs/{org}/clusters/{cluster}/streams                  its streams (?search=&sort=&page=)
     /orgs/{org}/clusters/{cluster}/streams/{stream}         ?tab=overview|consumers|config|messages
     /orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}
     /orgs/{org}/settings/members | api-keys | audit
-    /account                                                you and your organizations
+    /account                                                you, your organizations, your password
+    /invitations/{token}                                    accept an invitation (public)
     /status                                                 backing services (public)
     /                                                       → your first organization's dashboard
 

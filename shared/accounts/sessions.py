@@ -253,11 +253,12 @@ async def change_password(
             .values(revoked_at=utcnow(), revoked_reason="password_changed")
         )
         count = int(ended.rowcount or 0)  # type: ignore[attr-defined]
-    # The values are placeholders: the trail redacts them and shows that the password changed.
-    record_change(
-        f"user:{user_id}",
-        {"password": "old", "other_logins_ended": 0},
-        {"password": "new", "other_logins_ended": count},
-    )
+        # Inside the transaction: the change and its audit row commit together. The values
+        # are placeholders: the trail redacts them and shows that the password changed.
+        record_change(
+            f"user:{user_id}",
+            {"password": "old", "other_logins_ended": 0},
+            {"password": "new", "other_logins_ended": count},
+        )
     await access_withdrawn(backends.redis)
     return count

@@ -63,6 +63,10 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
     )
     varz = [json.loads(r.payload) for r in varz_replies]
     jsz = [json.loads(r.payload) for r in jsz_replies]
+    # Each JetStream server's own memory and file storage use (JSZ), beside its VARZ facts.
+    js_use = {
+        (r.get("server") or {}).get("name"): r.get("data") or {} for r in jsz if r.get("data")
+    }
     servers = []
     for reply in sorted(varz, key=lambda r: str(r.get("server", {}).get("name"))):
         data, srv = reply.get("data") or {}, reply.get("server") or {}
@@ -80,6 +84,8 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
                 "uptime": data.get("uptime"),
                 "jetstream": bool(srv.get("jetstream")),
                 "slow_consumers": data.get("slow_consumers"),
+                "js_memory": js_use.get(srv.get("name"), {}).get("memory"),
+                "js_storage": js_use.get(srv.get("name"), {}).get("storage"),
             }
         )
     meta = None

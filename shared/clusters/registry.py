@@ -118,7 +118,7 @@ async def register_cluster(backends: Backends, ctx: OrgContext, data: ClusterIn)
         session.add(cluster)
         await session.flush()
         out = to_out(cluster, secrets)
-    record_change(f"cluster:{data.name}", None, _public(out))
+        record_change(f"cluster:{data.name}", None, _public(out))  # committed with the row
     return out
 
 
@@ -171,7 +171,7 @@ async def update_cluster(
         await session.refresh(cluster)
         out = to_out(cluster, secrets)
         cluster_id = cluster.id
-    record_change(f"cluster:{out.name}", before, _public(out))
+        record_change(f"cluster:{out.name}", before, _public(out))
     for suffix in ("", ":system"):  # the next request reconnects with the new settings
         await backends.nats.forget(f"{cluster_id}{suffix}")
     return out
@@ -183,7 +183,7 @@ async def delete_cluster(backends: Backends, ctx: OrgContext, name: str) -> None
         before = _public(to_out(cluster, decrypt_json(backends.settings, cluster.secrets)))
         cluster_id = cluster.id
         await session.delete(cluster)
-    record_change(f"cluster:{name}", before, None)
+        record_change(f"cluster:{name}", before, None)
     for suffix in ("", ":system"):
         await backends.nats.forget(f"{cluster_id}{suffix}")
 

@@ -102,3 +102,25 @@ async def test_behind_a_trusted_tls_proxy_the_client_ip_counts_and_the_cookie_is
         c for c in web.headers.get_list("set-cookie") if c.startswith("jetdeck_session=")
     )
     assert "secure" in session_cookie.lower()
+
+
+async def test_sign_in_works_while_every_default_worker_thread_is_stuck(
+    client: Any, make_user: Any
+) -> None:
+    """A hung ClickHouse call (chDB and clickhouse-connect run in the default executor's
+    threads) must not starve password hashing, which has threads of its own."""
+    import threading
+
+    from tests.fixtures.accounts import PASSWORD
+
+    await make_user("ada@example.com")
+    release = threading.Event()
+    stuck = [asyncio.create_task(asyncio.to_thread(release.wait, 60)) for _ in range(64)]
+    try:
+        response = await asyncio.wait_for(
+            client.post(LOGIN, json={"email": "ada@example.com", "password": PASSWORD}), 30
+        )
+    finally:
+        release.set()
+        await asyncio.gather(*stuck)
+    assert response.status_code == 200, response.text

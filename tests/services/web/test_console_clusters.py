@@ -6,13 +6,16 @@ and a viewer who sees no control and whose forged POSTs are refused."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
 
 from shared.audit.trail import list_events
 from shared.clusters.models import Cluster
+from shared.metrics.collector import cycle_time
 from tests.fixtures.accounts import csrf_token, web_login
+from tests.services.api.test_metrics import collect
 
 HTML = {"Accept": "text/html"}
 BASE = "/orgs/acme/clusters"
@@ -228,3 +231,62 @@ async def test_a_cluster_form_without_the_csrf_token_changes_nothing(
     del form["csrf_token"]
     assert (await client.post(f"{BASE}/new", **multipart(form), headers=HTML)).status_code == 403
     assert await _events(accounts, "cluster.create") == []
+
+
+async def test_an_uploaded_pem_file_is_read_and_a_bad_one_refused_beside_its_input(
+    client, make_user, accounts, nats_server
+) -> None:
+    token = await _sign_in(client, make_user, "admin")
+    response = await client.post(
+        f"{BASE}/new",
+        data=_form(nats_server, token),
+        files={"tls.ca_pem_file": ("ca.pem", b"not a certificate", "application/x-pem-file")},
+        headers=HTML,
+    )
+    assert response.status_code == 422
+    assert 'id="f-tls.ca_pem-error"' in response.text and "not a PEM certificate" in response.text
+    assert '<details class="section" open>' in response.text  # TLS unfolded to show it
+    assert await _events(accounts, "cluster.create") == []
+
+
+async def test_the_list_shows_what_the_latest_collection_found(
+    client, make_user, settings, clickhouse, nats_server
+) -> None:
+    token = await _sign_in(client, make_user, "admin")
+    assert (
+        await client.post(f"{BASE}/new", **multipart(_form(nats_server, token)))
+    ).status_code == 303
+    assert "not collected yet" in (await client.get(BASE, headers=HTML)).text
+    await collect(settings, cycle_time(10))
+    listing = await client.get(BASE, headers=HTML)
+    assert "not collected yet" not in listing.text
+    assert re.search(r"reachable</span>\s*1 / 1 servers", listing.text)
+
+
+async def test_with_system_credentials_the_cluster_page_shows_every_server_and_the_meta_peers(
+    client, make_user, nats_cluster
+) -> None:
+    token = await _sign_in(client, make_user, "admin")
+    form = _form(
+        nats_cluster,
+        token,
+        **{
+            "system_auth.type": "user_password",
+            "system_auth.username": nats_cluster.system_user,
+            "system_auth.password": nats_cluster.system_password,
+        },
+    )
+    assert (await client.post(f"{BASE}/new", **multipart(form))).status_code == 303
+    page = await client.get(f"{BASE}/main", headers=HTML)
+    assert page.status_code == 200
+    names = [node.name for node in nats_cluster.nodes]
+    assert len(names) == 3
+    for name in names:
+        assert f'<th scope="row">{name}</th>' in page.text
+    assert "Meta cluster" in page.text and "Leader <strong>" in page.text
+    assert "JetStream storage" in page.text
+    assert nats_cluster.system_password not in page.text
+    live = await client.get(
+        f"{BASE}/main", headers={**HTML, "HX-Request": "true", "HX-Target": "cluster_live"}
+    )
+    assert live.text.lstrip().startswith('<div id="cluster_live"')

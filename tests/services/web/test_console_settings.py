@@ -9,7 +9,9 @@ import re
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
+from shared.audit.models import AuditEvent
 from shared.audit.trail import list_events
 from tests.fixtures.accounts import PASSWORD, csrf_token, web_login
 
@@ -227,6 +229,12 @@ async def test_the_password_changes_on_the_account_page_and_other_logins_end(
         headers=HTML,
     )
     assert changed.status_code == 200 and "Your password is changed. 1 other" in changed.text
+    async with accounts.db.session() as session:  # a user's change: on no organization's log
+        (event,) = await session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "user.password_change")
+        )
+    assert event.target == f"user:{user.id}" and event.actor_label == "viewer@acme.test"
+    assert event.diff["after"] == {"password": "[redacted]", "other_logins_ended": 1}
     assert (await client.get("/orgs/acme", headers=HTML)).status_code == 200  # this one stays
     refreshed = await client.post(
         "/api/v1/auth/refresh", json={"refresh_token": other.refresh_token}

@@ -103,6 +103,24 @@
   document.addEventListener("htmx:load", function (event) { setUpCopy(event.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { setUpCopy(document); });
 
+  // A credentials fieldset shows only the inputs of the authentication type chosen
+  // (without JavaScript all are shown, and the server ignores the others).
+  function syncAuth(fieldset) {
+    var select = fieldset.querySelector("select");
+    fieldset.querySelectorAll("[data-auth-show]").forEach(function (part) {
+      part.hidden = part.getAttribute("data-auth-show") !== select.value;
+    });
+    var hint = fieldset.querySelector("[data-auth-hint]");
+    if (hint) hint.hidden = true;
+  }
+  document.addEventListener("change", function (event) {
+    var fieldset = event.target.closest && event.target.closest("fieldset[data-auth]");
+    if (fieldset && event.target.tagName === "SELECT") syncAuth(fieldset);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("fieldset[data-auth]").forEach(syncAuth);
+  });
+
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
   else setUp();
 })();
