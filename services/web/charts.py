@@ -310,7 +310,8 @@ def sparkline_svg(
     pad = 2
 
     def at(i: int, v: float) -> str:
-        return f"{round(i * width / n, 1)} {round(pad + (height - 2 * pad) * (1 - v / top), 1)}"
+        x = pad + i * (width - 2 * pad) / n
+        return f"{round(x, 1)} {round(pad + (height - 2 * pad) * (1 - v / top), 1)}"
 
     path: list[str] = []
     dots: list[str] = []  # a lone sample between gaps is a dot, not a zero-length line
