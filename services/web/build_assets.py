@@ -38,6 +38,7 @@ SOURCES: dict[str, Path] = {
     "uplot.css": NODE_MODULES / "uplot" / "dist" / "uPlot.min.css",
     "app.css": WEB / "static" / "src" / "app.css",
     "app.js": WEB / "static" / "src" / "app.js",
+    "config-form.js": WEB / "static" / "src" / "config-form.js",
     "favicon.svg": WEB / "static" / "src" / "favicon.svg",
 }
 
