@@ -40,6 +40,7 @@ SOURCES: dict[str, Path] = {
     "app.js": WEB / "static" / "src" / "app.js",
     "charts.css": WEB / "static" / "src" / "charts.css",
     "charts.js": WEB / "static" / "src" / "charts.js",
+    "config-form.js": WEB / "static" / "src" / "config-form.js",
     "favicon.svg": WEB / "static" / "src" / "favicon.svg",
 }
 
