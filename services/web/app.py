@@ -14,13 +14,14 @@ from litestar.template.config import TemplateConfig
 from services.access import Access, access
 from services.api.auth import Principal
 from services.api.security import COOKIE_AUTH
-from services.web import clusters, formatting, settings_pages
+from services.web import charts, clusters, formatting, settings_pages
 from services.web.assets import static_router
 from services.web.console import render
 from services.web.dashboard import dashboard_page
 from services.web.errors import exception_handlers
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
+from services.web.streams import HANDLERS as STREAM_HANDLERS
 from shared.accounts import orgs
 from shared.accounts.authenticate import user_id_of
 from shared.accounts.sessions import database
@@ -84,6 +85,8 @@ WEB_HANDLERS = [
     dashboard_page,
     *clusters.HANDLERS,
     *settings_pages.HANDLERS,
+    *charts.CHART_HANDLERS,
+    *STREAM_HANDLERS,
 ]
 
 
@@ -98,9 +101,14 @@ def web_router() -> Router:
     )
 
 
+def _install_globals(engine: JinjaTemplateEngine) -> None:
+    formatting.install(engine.engine)
+    charts.install(engine.engine)
+
+
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(
         directory=TEMPLATES,
         engine=JinjaTemplateEngine,
-        engine_callback=lambda engine: formatting.install(engine.engine),
+        engine_callback=_install_globals,
     )
