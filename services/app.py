@@ -95,6 +95,8 @@ def create_app(
         openapi_config=openapi_config() if api else None,
         template_config=template_config() if web else None,
         lifespan=[lifespan],
+        # Every request body is bounded (413 beyond): JETDECK_MESSAGES_MAX_BODY_BYTES.
+        request_max_body_size=settings.messages.max_body_bytes,
         debug=False,
     )
     assert_every_route_declares_access(app)

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from shared.config import Settings
 from shared.db import Database
+from shared.messages.tails import TailHub
 from shared.metrics.clickhouse import ClickHouse
 from shared.nats import ConnectionPool
 
@@ -22,6 +23,7 @@ class Backends:
     redis: aioredis.Redis | None = None
     clickhouse: ClickHouse | None = None
     nats: ConnectionPool = field(default_factory=ConnectionPool)
+    tails: TailHub = field(default_factory=TailHub)
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -41,6 +43,13 @@ class Backends:
             if settings.clickhouse.url
             else None,
             nats=ConnectionPool(timeout=settings.nats.request_timeout),
+            tails=TailHub(
+                per_user=settings.messages.tails_per_user,
+                per_process=settings.messages.tails_per_process,
+                poll_seconds=settings.messages.tail_poll_seconds,
+                queue=settings.messages.tail_queue,
+                batch_bytes=settings.messages.batch_bytes,
+            ),
         )
 
     async def readiness(self) -> dict[str, str]:
@@ -76,4 +85,5 @@ class Backends:
             await self.redis.aclose()
         if self.clickhouse:
             self.clickhouse.close()
+        await self.tails.close()
         await self.nats.close()

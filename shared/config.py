@@ -199,6 +199,26 @@ class MetricsSettings(_Section):
     token: str | None = None
 
 
+class MessagesSettings(_Section):
+    """Bounds on reading and tailing messages, whatever the payload size."""
+
+    model_config = SettingsConfigDict(env_prefix="JETDECK_MESSAGES_")
+    # Payload bytes one page (browse, search, backward) holds at most; a page stops there and
+    # returns `next_seq` (it always holds at least one message).
+    page_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # `max_bytes` of each batched direct get (browse, search, export, tail).
+    batch_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Concurrent tails (SSE): per user, and per process; over either, 429.
+    tails_per_user: int = Field(default=10, ge=1)
+    tails_per_process: int = Field(default=1000, ge=1)
+    # How often one shared poller reads a tailed stream, and how many messages a slow tail
+    # subscriber may have waiting before the oldest are skipped (it is told how many).
+    tail_poll_seconds: float = Field(default=0.25, gt=0)
+    tail_queue: int = Field(default=256, ge=1)
+    # The largest request body the API accepts (a publish of a 1 MB payload as base64 fits).
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+
 class Settings(BaseModel):
     app: AppSettings
     database: DatabaseSettings
@@ -207,6 +227,7 @@ class Settings(BaseModel):
     nats: NatsSettings
     workers: WorkerSettings
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    messages: MessagesSettings = Field(default_factory=MessagesSettings)
 
     _sections: ClassVar[dict[str, type[_Section]]] = {
         "app": AppSettings,
@@ -216,6 +237,7 @@ class Settings(BaseModel):
         "nats": NatsSettings,
         "workers": WorkerSettings,
         "metrics": MetricsSettings,
+        "messages": MessagesSettings,
     }
 
     def require(self, *names: str) -> Settings:

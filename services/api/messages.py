@@ -11,10 +11,13 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, Stream
+from litestar.response.sse import ServerSentEventMessage
 
 from services.access import Access, access
+from services.api.auth import OrgContext
 from services.api.params import Limit
 from services.api.streams import NATS_DEPENDENCY
+from shared.backends import Backends
 from shared.messages import services
 from shared.messages.schemas import Direction, Message, MessagePage, Published, PublishIn
 from shared.nats import ClusterClient
@@ -34,6 +37,7 @@ class MessageController(Controller):
         self,
         stream: FromPath[str],
         nats: NamedDependency[ClusterClient],
+        backends: NamedDependency[Backends],
         start_seq: FromQuery[Seq | None] = None,
         start_time: FromQuery[str | None] = None,
         subject: FromQuery[str | None] = None,
@@ -41,6 +45,7 @@ class MessageController(Controller):
         limit: Limit = 100,
         q: FromQuery[str | None] = None,
     ) -> MessagePage:
+        bounds = backends.settings.messages
         return await services.browse(
             nats,
             stream,
@@ -50,6 +55,8 @@ class MessageController(Controller):
             direction=direction,
             limit=limit,
             q=q,
+            page_bytes=bounds.page_bytes,
+            batch_bytes=bounds.batch_bytes,
         )
 
     @get("/export", opt=access(Access.VIEWER))
@@ -57,6 +64,7 @@ class MessageController(Controller):
         self,
         stream: FromPath[str],
         nats: NamedDependency[ClusterClient],
+        backends: NamedDependency[Backends],
         format: FromQuery[Literal["ndjson", "csv"]] = "ndjson",
         start_seq: FromQuery[Seq | None] = None,
         start_time: FromQuery[str | None] = None,
@@ -71,6 +79,7 @@ class MessageController(Controller):
             start_time=start_time,
             subject=subject,
             q=q,
+            batch_bytes=backends.settings.messages.batch_bytes,
         )
         media = "text/csv" if format == "csv" else "application/x-ndjson"
         return Stream(
@@ -84,15 +93,31 @@ class MessageController(Controller):
         self,
         stream: FromPath[str],
         nats: NamedDependency[ClusterClient],
+        backends: NamedDependency[Backends],
+        org_context: NamedDependency[OrgContext],
         subject: FromQuery[str | None] = None,
     ) -> ServerSentEvent:
-        follow = await services.tail(nats, stream, subject=subject)
+        """Events: `message` (a message as JSON), `skipped` (`{"skipped": n}`: the client fell
+        behind and missed n messages), `end` (`{"reason": "stream_deleted"}`, last)."""
+        principal = org_context.principal
+        sub = await backends.tails.subscribe(
+            nats, stream, subject=subject, user=str(principal.user_id or principal.id)
+        )
 
-        async def events() -> AsyncIterator[str]:
-            async for message in follow:
-                yield msgspec.json.encode(message).decode()
+        async def events() -> AsyncIterator[ServerSentEventMessage]:
+            try:
+                async for event in sub:
+                    if event.kind == "message":
+                        data = msgspec.json.encode(event.message).decode()
+                    elif event.kind == "skipped":
+                        data = msgspec.json.encode({"skipped": event.skipped}).decode()
+                    else:
+                        data = msgspec.json.encode({"reason": event.reason}).decode()
+                    yield ServerSentEventMessage(data=data, event=event.kind)
+            finally:
+                sub.close()
 
-        return ServerSentEvent(events(), event_type="message")
+        return ServerSentEvent(events())
 
     @get("/last", opt=access(Access.VIEWER))
     async def last_message(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -14,7 +15,14 @@ from dramatiq.asyncio import async_to_sync
 from dramatiq.middleware import CurrentMessage
 
 from services.workers.broker import broker
-from services.workers.collection import enqueue_collections, release
+from services.workers.collection import (
+    enqueue_collections,
+    inflight_ttl,
+    release,
+    renew,
+    running,
+    running_ttl,
+)
 from services.workers.context import worker_backends
 from shared.accounts.housekeeping import purge_expired
 from shared.errors import Unavailable
@@ -95,21 +103,28 @@ async def _collect_metrics(cluster_id: str, cycle: int, final: bool) -> None:
     started = time.monotonic()
     target = result = None
     done = False  # no retry follows: succeeded, or nothing to collect
+    interval = backends.settings.workers.collect_interval
+    alive = (
+        running(backends.redis, cluster_id, cycle, running_ttl(interval))
+        if backends.redis is not None
+        else contextlib.nullcontext()
+    )
     try:
-        if backends.clickhouse is None:
-            raise Unavailable("Collection needs ClickHouse (JETDECK_CLICKHOUSE_URL).")
-        target = await collection_target(backends, cluster_id)
-        if target is None:
+        async with alive:
+            if backends.clickhouse is None:
+                raise Unavailable("Collection needs ClickHouse (JETDECK_CLICKHOUSE_URL).")
+            target = await collection_target(backends, cluster_id)
+            if target is None:
+                done = True
+                return  # removed or disabled since it was enqueued
+            result = await collect_cluster(
+                backends.clickhouse,
+                backends.nats,
+                target,
+                datetime.fromtimestamp(cycle, UTC),
+                backends.settings.metrics,
+            )
             done = True
-            return  # removed or disabled since it was enqueued
-        result = await collect_cluster(
-            backends.clickhouse,
-            backends.nats,
-            target,
-            datetime.fromtimestamp(cycle, UTC),
-            backends.settings.metrics,
-        )
-        done = True
     finally:
         if backends.redis is not None and (done or final):
             if target is not None:
@@ -123,6 +138,9 @@ async def _collect_metrics(cluster_id: str, cycle: int, final: bool) -> None:
                     requests=result.requests if result else 0,
                 )
             await release(backends.redis, cluster_id, cycle)
+        elif backends.redis is not None:
+            # A retry is pending: the claim waits for it as a queued one does.
+            await renew(backends.redis, cluster_id, cycle, inflight_ttl(interval))
 
 
 # Retry policy: none. Every run deletes whatever is due by then, so a failed one is made good

@@ -35,8 +35,10 @@ from shared.clusters.schemas import (
 from shared.crypto import decrypt_json, encrypt_json
 from shared.db import Database
 from shared.errors import Conflict, Invalid, JetDeckError, NotFound, Unavailable
+from shared.metrics.reports import jsz_decoder
 from shared.nats import Auth, ClusterClient, ConnectionSpec, Tls
 from shared.nats.connection import creds_file
+from shared.nats.gateway import server_info
 from shared.nats.system import ping
 
 SECRET_FIELDS = ("password", "token", "seed", "creds")
@@ -346,7 +348,7 @@ async def test_cluster(backends: Backends, ctx: OrgContext, name: str) -> Connec
         started = time.perf_counter()
         await nc.flush(timeout=int(backends.nats.timeout) or 1)
         rtt_ms = round((time.perf_counter() - started) * 1000, 3)
-        version = str(nc._server_info.get("version") or "") or None
+        version = str(server_info(nc).get("version") or "") or None
         try:
             info = await client.js("INFO")
         except JetDeckError as exc:
@@ -396,7 +398,7 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
         "domain": account.get("domain"),
     }
     if cluster.system_auth is None:
-        info = client.nc._server_info
+        info = client.server_info
         server = {
             k: info.get(k)
             for k in ("server_name", "server_id", "version", "cluster", "jetstream", "host", "port")
@@ -420,7 +422,7 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
         ping(system, "JSZ", timeout=backends.nats.timeout),
     )
     varz = [json.loads(r.payload) for r in varz_replies]
-    jsz = [json.loads(r.payload) for r in jsz_replies]
+    jsz = [jsz_decoder.decode(r.payload) for r in jsz_replies]  # the collector's structs
     servers = []
     for reply in sorted(varz, key=lambda r: str(r.get("server", {}).get("name"))):
         data, srv = reply.get("data") or {}, reply.get("server") or {}
@@ -442,17 +444,16 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
         )
     meta = None
     for reply in jsz:
-        data = reply.get("data") or {}
-        meta_cluster = data.get("meta_cluster")
-        if meta_cluster and meta_cluster.get("leader"):
+        meta_cluster = reply.data.meta_cluster if reply.data else None
+        if meta_cluster and meta_cluster.leader:
             meta = {
-                "name": meta_cluster.get("name"),
-                "leader": meta_cluster.get("leader"),
-                "size": meta_cluster.get("cluster_size"),
-                "peers": meta_cluster.get("replicas") or [],
+                "name": meta_cluster.name,
+                "leader": meta_cluster.leader,
+                "size": meta_cluster.cluster_size,
+                "peers": msgspec.to_builtins(meta_cluster.replicas or []),
             }
-            if data.get("server_name") == meta_cluster.get("leader"):
-                break
+            if reply.server.name == meta_cluster.leader:
+                break  # the meta leader's reply alone lists the peers
     return Overview(source="system", servers=servers, jetstream=jetstream, meta=meta)
 
 

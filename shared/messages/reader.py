@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from shared.errors import Invalid, NotFound, Unavailable
 from shared.nats import ClusterClient
-from shared.nats.gateway import _encode
 from shared.nats.headers import HeaderValues, message_headers, parse_header_block
 
+_encode = msgspec.json.Encoder()
 BATCH = 256  # replies per direct-get request
+# Bytes per direct-get request at most (`max_bytes`; NATS still sends one bigger message).
+BATCH_BYTES = 2 * 1024 * 1024
 # What direct get adds to a message's own headers.
 DIRECT_HEADERS = frozenset(
     {
@@ -126,15 +130,17 @@ async def read_forward(
     subject: str | None = None,
     up_to_seq: int | None = None,
     batch: int = BATCH,
+    batch_bytes: int = BATCH_BYTES,
 ) -> AsyncIterator[StoredMessage]:
     """Messages in sequence order from `start_seq` (or the first at/after `start_time`),
-    matching `subject` when given, stopping after `up_to_seq`."""
+    matching `subject` when given, stopping after `up_to_seq`. Memory: one batch of at most
+    `batch` messages and about `batch_bytes` bytes (one message when it alone is bigger)."""
     seq = max(start_seq or facts.first_seq or 1, 1)
     use_time = start_time if start_seq is None else None
     while up_to_seq is None or seq <= up_to_seq:
         if facts.allow_direct:
             size = batch if up_to_seq is None or subject else min(batch, up_to_seq - seq + 1)
-            body: dict[str, Any] = {"batch": size}
+            body: dict[str, Any] = {"batch": size, "max_bytes": batch_bytes}
             body.update({"start_time": use_time} if use_time else {"seq": seq})
             if subject:
                 body["next_by_subj"] = subject
@@ -151,7 +157,9 @@ async def read_forward(
             body.update({"start_time": use_time} if use_time else {"seq": seq})
             try:
                 message = await get_one(client, facts.name, body)
-            except NotFound:
+            except NotFound as exc:
+                if exc.code == "stream_not_found":
+                    raise  # deleted meanwhile: not the end of the messages
                 return
             if up_to_seq is not None and message.seq > up_to_seq:
                 return

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import csv
 import io
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -15,6 +15,7 @@ import msgspec
 from shared.audit import record_change
 from shared.errors import Invalid
 from shared.messages.reader import (
+    BATCH_BYTES,
     StoredMessage,
     StreamFacts,
     get_one,
@@ -30,6 +31,7 @@ from shared.nats.headers import header_pairs
 _json = msgspec.json.Encoder()
 MAX_SCAN = 10_000  # messages a search examines per request; `next_seq` continues it
 EXPORT_CHUNK = 64 * 1024
+PAGE_BYTES = 4 * 1024 * 1024  # payload bytes a page holds at most (JETDECK_MESSAGES_PAGE_BYTES)
 
 
 def to_message(stored: StoredMessage) -> Message:
@@ -63,19 +65,26 @@ async def browse(
     limit: int = 100,
     q: str | None = None,
     max_scan: int | None = None,
+    page_bytes: int = PAGE_BYTES,
+    batch_bytes: int = BATCH_BYTES,
 ) -> MessagePage:
     """A page of messages. With `q`, only those whose payload contains it, examining at most
-    `max_scan` messages; `next_seq` is where the next request continues (null at the end)."""
+    `max_scan` messages; `next_seq` is where the next request continues (null at the end).
+
+    Memory is bounded whatever the payload size: a page holds at most `page_bytes` of
+    payload (at least one message; `next_seq` continues), and NATS is read a batch of at
+    most `batch_bytes` at a time."""
     start_time = rfc3339(start_time)
     facts = await stream_facts(client, stream)
     needle = q.encode() if q else None
     max_scan = max_scan or MAX_SCAN
     if direction == "backward":
         return await _browse_backward(
-            client, facts, start_seq, start_time, subject, limit, needle, max_scan
-        )
+            client, facts, start_seq, start_time, subject, limit, needle, max_scan,
+            page_bytes, batch_bytes,
+        )  # fmt: skip
     found: list[Message] = []
-    scanned, last_seq = 0, None
+    scanned, last_seq, size = 0, None, 0
     budget = max_scan if needle else limit
     async for stored in read_forward(
         client,
@@ -84,12 +93,14 @@ async def browse(
         start_time=start_time,
         subject=subject,
         batch=min(256, max(budget, 1)),
+        batch_bytes=min(batch_bytes, page_bytes),
     ):
         scanned += 1
         last_seq = stored.seq
         if _matches(stored, needle):
             found.append(to_message(stored))
-        if len(found) >= limit or scanned >= budget:
+            size += len(stored.data)
+        if len(found) >= limit or scanned >= budget or size >= page_bytes:
             break
     else:
         return MessagePage(messages=found, next_seq=None, scanned=scanned)
@@ -109,6 +120,10 @@ async def _start_seq_at(
     return facts.last_seq
 
 
+# The most messages one backward window reads (it doubles from the page size up to this).
+MAX_WINDOW = 4096
+
+
 async def _browse_backward(
     client: ClusterClient,
     facts: StreamFacts,
@@ -118,33 +133,57 @@ async def _browse_backward(
     limit: int,
     needle: bytes | None,
     max_scan: int,
+    page_bytes: int,
+    batch_bytes: int,
 ) -> MessagePage:
     """Newest first from `start_seq` (or the last message): windows read forward, each twice
-    the last, until the page is full, the scan budget is spent, or the stream's start."""
+    the last (up to MAX_WINDOW), until the page is full, the scan budget is spent, or the
+    stream's start. A window is never held whole: while it is read forward only the newest
+    matches the page still has room for are kept (by count and by `page_bytes`)."""
     if start_seq is None and start_time is not None:
         start_seq = await _start_seq_at(client, facts, start_time, subject)
     hi = min(start_seq or facts.last_seq, facts.last_seq)
     first = max(facts.first_seq, 1)
     found: list[Message] = []
-    scanned, window = 0, max(limit, 16)
+    scanned, window, size = 0, max(limit, 16), 0
     budget = max_scan if needle else max(limit * 64, 4096)
-    while hi >= first and len(found) < limit and scanned < budget:
+    while hi >= first and len(found) < limit and scanned < budget and size < page_bytes:
         lo = max(first, hi - window + 1)
-        chunk = [
-            s
-            async for s in read_forward(client, facts, start_seq=lo, subject=subject, up_to_seq=hi)
-        ]
+        room, room_bytes = limit - len(found), page_bytes - size
+        kept: deque[StoredMessage] = deque()
+        kept_bytes, dropped = 0, False
+        async for stored in read_forward(
+            client,
+            facts,
+            start_seq=lo,
+            subject=subject,
+            up_to_seq=hi,
+            batch_bytes=min(batch_bytes, page_bytes),
+        ):
+            if not _matches(stored, needle):
+                continue
+            kept.append(stored)
+            kept_bytes += len(stored.data)
+            # Older matches the page has no room for fall out (the next page starts there):
+            # by count, or when the newer ones alone reach the byte budget (as forward, the
+            # message that reaches it is the page's last).
+            while len(kept) > 1 and (
+                len(kept) > room or kept_bytes - len(kept[0].data) >= room_bytes
+            ):
+                kept_bytes -= len(kept.popleft().data)
+                dropped = True
         scanned += hi - lo + 1
-        for stored in reversed(chunk):
-            if _matches(stored, needle):
-                found.append(to_message(stored))
-                if len(found) >= limit:
-                    return MessagePage(
-                        messages=found,
-                        next_seq=stored.seq - 1 if stored.seq - 1 >= first else None,
-                        scanned=scanned,
-                    )
-        hi, window = lo - 1, window * 2
+        for stored in reversed(kept):
+            found.append(to_message(stored))
+            size += len(stored.data)
+        if dropped or len(found) >= limit or size >= page_bytes:
+            oldest = kept[0].seq
+            return MessagePage(
+                messages=found,
+                next_seq=oldest - 1 if oldest - 1 >= first else None,
+                scanned=scanned,
+            )
+        hi, window = lo - 1, min(window * 2, MAX_WINDOW)
     return MessagePage(messages=found, next_seq=hi if hi >= first else None, scanned=scanned)
 
 
@@ -228,9 +267,11 @@ async def export(
     start_time: str | None = None,
     subject: str | None = None,
     q: str | None = None,
+    batch_bytes: int = BATCH_BYTES,
 ) -> AsyncIterator[bytes]:
     """The stream's messages as NDJSON lines or CSV rows, in chunks of about 64 KiB: memory
-    stays one direct-get batch plus one chunk however long the stream is."""
+    stays one direct-get batch (at most `batch_bytes`, or one bigger message) plus one chunk
+    however long the stream is."""
     if fmt not in ("ndjson", "csv"):
         raise Invalid("format is ndjson or csv", code="invalid_format")
     start_time = rfc3339(start_time)
@@ -250,6 +291,7 @@ async def export(
             start_time=start_time,
             subject=subject,
             up_to_seq=facts.last_seq,
+            batch_bytes=batch_bytes,
         ):
             if not _matches(stored, needle):
                 continue
@@ -273,25 +315,3 @@ async def export(
             yield bytes(lines)
 
     return chunks()
-
-
-async def tail(
-    client: ClusterClient, stream: str, *, subject: str | None = None, poll_seconds: float = 0.25
-) -> AsyncIterator[Message]:
-    """Messages stored from now on, as they arrive (polling direct get / MSG.GET: still no
-    consumer). Runs until the caller stops iterating."""
-    facts = await stream_facts(client, stream)
-    seq = facts.last_seq + 1
-
-    async def follow() -> AsyncIterator[Message]:
-        nonlocal seq
-        while True:
-            got = False
-            async for stored in read_forward(client, facts, start_seq=seq, subject=subject):
-                got = True
-                seq = stored.seq + 1
-                yield to_message(stored)
-            if not got:
-                await asyncio.sleep(poll_seconds)
-
-    return follow()

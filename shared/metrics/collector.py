@@ -44,6 +44,7 @@ from shared.metrics.samples import (
     ConsumerSample,
     ServerSample,
     StreamSample,
+    filters_of,
 )
 from shared.nats import ConnectionPool, ConnectionSpec
 from shared.nats.gateway import ClusterClient
@@ -179,9 +180,12 @@ async def _client(
 
 
 # The account each registered connection signs in to, learnt once per process and cluster.
-# None when the server would not say (no permission, no reply): asked once too, since asking
-# again every cycle would only wait out the same timeout again.
-_accounts: dict[str, str | None] = {}
+# Only an answer is kept: when the server would not say (a timeout, no permission) it is
+# asked again after `ACCOUNT_RETRY_SECONDS`, not every cycle (each try may wait out a timeout),
+# and not never (a timeout during one bad minute must not label samples for the worker's life).
+ACCOUNT_RETRY_SECONDS = 300.0
+_accounts: dict[str, str] = {}
+_account_failed_at: dict[str, float] = {}
 
 
 async def _registered_account(
@@ -192,17 +196,24 @@ async def _registered_account(
     None when it cannot be learnt (then JSZ reports every account, labelled by name); the
     second value is why the registered credentials could not connect, if they could not."""
     key = f"{target.cluster_id}:{target.spec.fingerprint()}"
-    if key not in _accounts:
-        try:
-            client = await _client(pool, target.cluster_id, target.spec, target.cluster_name)
-        except errors.JetDeckError as exc:
-            return None, exc.detail
-        counter.requests += 1
-        account = await connected_account(client)
-        if account is not None:
-            counter.replies += 1
-        _accounts[key] = account
-    return _accounts[key], None
+    if key in _accounts:
+        return _accounts[key], None
+    failed_at = _account_failed_at.get(key)
+    if failed_at is not None and time.monotonic() - failed_at < ACCOUNT_RETRY_SECONDS:
+        return None, None
+    try:
+        client = await _client(pool, target.cluster_id, target.spec, target.cluster_name)
+    except errors.JetDeckError as exc:
+        return None, exc.detail
+    counter.requests += 1
+    account = await connected_account(client)
+    if account is None:
+        _account_failed_at[key] = time.monotonic()
+        return None, None
+    counter.replies += 1
+    _accounts[key] = account
+    _account_failed_at.pop(key, None)
+    return account, None
 
 
 # ---- with system credentials: one JSZ round ----------------------------------------------
@@ -230,7 +241,10 @@ async def _from_jsz(
     )
     counter.requests += 1
     body = {**JSZ_BODY, "account": account} if account else JSZ_BODY
-    replies = await ping_jsz(client, body, timeout=settings.jsz_timeout)
+    # The round ends when every JetStream server of the meta cluster answered, or at the
+    # timeout: never at a quiet gap, which would cut off a slow leader (and leave only a
+    # follower's figures, num_pending 0, for its consumers).
+    replies = await ping_jsz(client, body, timeout=settings.jsz_timeout, quiet=settings.jsz_timeout)
     counter.replies += len(replies)
     decoded: list[tuple[JszReply, float]] = []
     for reply in replies:
@@ -300,6 +314,11 @@ def apply_jsz(
                     streams[key] = (rank, stream)
                 for consumer in stream.consumer_detail or []:
                     rank_c = _leadership(consumer.cluster, server.name)
+                    if rank_c == 0:
+                        # A follower does not compute num_pending (it reports 0): its figures
+                        # are never recorded. A consumer whose leader did not answer has no
+                        # sample this cycle, rather than a wrong one.
+                        continue
                     ckey = (detail.name, stream.name, consumer.name)
                     if ckey not in consumers or rank_c > consumers[ckey][0]:
                         consumers[ckey] = (rank_c, consumer)
@@ -367,7 +386,7 @@ async def _from_listing(
     counter.requests += 1
     info = msgspec.convert(await client.js("INFO"), AccountInfo)
     counter.replies += 1
-    info_server = client.nc._server_info or {}  # nats-py keeps the INFO of the server it is on
+    info_server = client.server_info
     collection.servers.append(
         ServerSample(
             server=str(info_server.get("server_name", "")),
@@ -471,19 +490,43 @@ async def _read_time_lags(
 
     async def read(sample: ConsumerSample) -> None:
         async with gate:
-            counter.requests += 1
-            try:
-                reply = await client.js(
-                    f"STREAM.MSG.GET.{sample.stream}",
-                    {"seq": sample.ack_floor_stream_seq + 1, "next_by_subj": ">"},
-                    timeout=2.0,
-                )
-            except errors.JetDeckError:
-                return  # gone or unreadable: unknown this cycle
-            counter.replies += 1
-            stamp = (reply.get("message") or {}).get("time")
-            if stamp:
-                written = msgspec.convert(stamp, datetime)
+            filters, ack_floor = sample.filters, sample.ack_floor_stream_seq
+            if filters is None:  # JSZ carries no config: ask the consumer for its filters
+                counter.requests += 1
+                try:
+                    info = msgspec.convert(
+                        await client.js(
+                            f"CONSUMER.INFO.{sample.stream}.{sample.consumer}", timeout=2.0
+                        ),
+                        ConsumerReport,
+                    )
+                except (errors.JetDeckError, msgspec.ValidationError):
+                    return  # gone or unreadable: unknown this cycle
+                counter.replies += 1
+                filters = filters_of(info.config) if info.config else ()
+                ack_floor = info.ack_floor.stream_seq
+            # The first message after the ack floor that the consumer takes: per filter (a
+            # MSG.GET takes one), the earliest of them.
+            stamps = []
+            for subject in filters or (">",):
+                counter.requests += 1
+                try:
+                    reply = await client.js(
+                        f"STREAM.MSG.GET.{sample.stream}",
+                        {"seq": ack_floor + 1, "next_by_subj": subject},
+                        timeout=2.0,
+                    )
+                except errors.NotFound:
+                    counter.replies += 1
+                    continue  # nothing on this filter after the floor
+                except errors.JetDeckError:
+                    return  # unreadable: unknown this cycle
+                counter.replies += 1
+                message = reply.get("message") or {}
+                if message.get("time"):
+                    stamps.append((int(message.get("seq") or 0), message["time"]))
+            if stamps:
+                written = msgspec.convert(min(stamps)[1], datetime)
                 sample.time_lag_seconds = max(0.0, (now - written).total_seconds())
 
     await asyncio.gather(*(read(s) for s in backlog[:budget]))

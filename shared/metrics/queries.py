@@ -81,6 +81,10 @@ class SeriesQuery:
     start: datetime
     end: datetime
     step: int | None = None
+    # The NATS account the stream lives in. None: the account of the stream's latest sample
+    # (the registered credentials' account: the collector stores only that one when it knows
+    # it). Never several accounts' same-named streams merged into one series.
+    account: str | None = None
 
 
 def parse_series(value: str | None, consumer: bool) -> tuple[str, ...]:
@@ -126,9 +130,18 @@ async def _fetch(
         last = "max(last_sample)"
     if consumer:
         values.append(lag)
-    where = (
+    labels = (
         "org_id = {org:String} AND cluster_id = {cluster:String} AND stream = {stream:String}"
         + (" AND consumer = {consumer:String}" if consumer else "")
+    )
+    account = (
+        "{account:String}"
+        if q.account is not None
+        else f"(SELECT argMax(account, ({time_col}, account)) FROM {ch.database}.{table} "  # noqa: S608 (our names)
+        f"WHERE {labels} AND {time_col} < toDateTime({{end:UInt32}}, 'UTC'))"
+    )
+    where = (
+        f"{labels} AND account = {account}"
         + f" AND {time_col} >= toDateTime({{start:UInt32}}, 'UTC')"
         + f" AND {time_col} < toDateTime({{end:UInt32}}, 'UTC')"
     )
@@ -146,6 +159,7 @@ async def _fetch(
             "cluster": q.cluster_id,
             "stream": q.stream,
             "consumer": q.consumer or "",
+            "account": q.account or "",
             "start": int(start.timestamp()),
             "end": int(q.end.timestamp()),
         },

@@ -1,7 +1,8 @@
 """What NATS reports, decoded with msgspec: JSZ replies, STREAM.LIST and CONSUMER.LIST items.
 
-Only the fields the collector reads are declared; every other field is skipped (msgspec
-ignores unknown fields), so a newer server's additions never break decoding.
+Only the fields JetDeck reads are declared; every other field is skipped (msgspec ignores
+unknown fields), so a newer server's additions never break decoding. The collector and the
+cluster overview decode JSZ with the same structs (`jsz_decoder`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ from datetime import datetime
 import msgspec
 
 
-class Peer(msgspec.Struct):
+class Peer(msgspec.Struct, omit_defaults=True):
+    """A raft peer as NATS reports it (the meta leader lists the meta cluster's)."""
+
     name: str = ""
     current: bool = False
+    offline: bool = False
+    active: int = 0  # nanoseconds since last heard from
+    lag: int = 0
+    peer: str = ""
 
 
 class ClusterInfo(msgspec.Struct):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.metrics.reports import ConsumerReport, StreamState
+from shared.metrics.reports import ConsumerConfig, ConsumerReport, StreamState
 
 
 @dataclass
@@ -58,6 +58,9 @@ class ConsumerSample:
     ack_floor_stream_seq: int
     last_active: datetime | None
     time_lag_seconds: float | None = None
+    # The consumer's filter subjects when the report carried its config (CONSUMER.LIST does,
+    # JSZ without `config` does not): () for none (every subject), None for unknown.
+    filters: tuple[str, ...] | None = None
 
     @classmethod
     def from_report(cls, account: str, stream: str, c: ConsumerReport) -> ConsumerSample:
@@ -76,7 +79,15 @@ class ConsumerSample:
             c.ack_floor.consumer_seq,
             c.ack_floor.stream_seq,
             max(actives) if actives else None,
+            filters=filters_of(c.config) if c.config is not None else None,
         )
+
+
+def filters_of(config: ConsumerConfig) -> tuple[str, ...]:
+    """A consumer's filter subjects; () when it takes every subject of its stream."""
+    if config.filter_subjects:
+        return tuple(config.filter_subjects)
+    return (config.filter_subject,) if config.filter_subject else ()
 
 
 @dataclass

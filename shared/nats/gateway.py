@@ -29,6 +29,8 @@ log = logging.getLogger("jetdeck.nats")
 
 API = "$JS.API"
 IDLE_SECONDS = 300.0
+# How long a failed connect attempt answers for its cluster before the next one is tried.
+FAILURE_SECONDS = 3.0
 _json = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder()
 
@@ -97,6 +99,11 @@ class ClusterClient:
         self._batch_prefix: str | None = None
         self._batch_lock = asyncio.Lock()
         self._token = 0
+
+    @property
+    def server_info(self) -> dict[str, Any]:
+        """The INFO of the server the connection is on (name, id, version, ...)."""
+        return server_info(self.nc)
 
     def _closed(self) -> errors.Unavailable:
         return errors.Unavailable(
@@ -333,7 +340,14 @@ class ClusterClient:
 
 
 class ConnectionPool:
-    """One connection per cluster per process (per event loop), closed when idle."""
+    """One connection per cluster per process (per event loop), closed when idle.
+
+    Connecting never queues: requests for a cluster that is not connected share one connect
+    attempt (a future), each waiting at most the request timeout, and the attempt itself is
+    bounded by it too. A failed attempt is remembered for `failure_seconds`, so requests for an
+    unreachable cluster answer 503 at once meanwhile instead of each trying again. Other
+    clusters are never held up: nothing is locked while connecting.
+    """
 
     def __init__(
         self,
@@ -341,32 +355,75 @@ class ConnectionPool:
         timeout: float = 5.0,
         idle_seconds: float = IDLE_SECONDS,
         connect_timeout: float = 5.0,
+        failure_seconds: float = FAILURE_SECONDS,
     ):
         self.timeout = timeout
         self.idle_seconds = idle_seconds
         self.connect_timeout = connect_timeout
+        self.failure_seconds = failure_seconds
         self._clients: dict[str, tuple[str, ClusterClient]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # key → (fingerprint, the attempt in flight)
+        self._connecting: dict[str, tuple[str, asyncio.Task[ClusterClient]]] = {}
+        # key → (fingerprint, when it failed, the error)
+        self._failures: dict[str, tuple[str, float, errors.Unavailable]] = {}
 
     async def client(
         self, key: str, spec: ConnectionSpec, *, label: str | None = None
     ) -> ClusterClient:
-        """The live client for cluster `key`; (re)connects when missing, closed or changed."""
+        """The live client for cluster `key`; (re)connects when missing, closed or changed.
+        Raises `Unavailable` within the request timeout when the cluster cannot be reached."""
         await self.close_idle(except_key=key)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            fingerprint = spec.fingerprint()
-            current = self._clients.get(key)
-            if current and current[0] == fingerprint and not current[1].nc.is_closed:
-                current[1].last_used = time.monotonic()
-                return current[1]
+        fingerprint = spec.fingerprint()
+        current = self._clients.get(key)
+        if current and current[0] == fingerprint and not current[1].nc.is_closed:
+            current[1].last_used = time.monotonic()
+            return current[1]
+        failed = self._failures.get(key)
+        if failed and failed[0] == fingerprint:
+            if time.monotonic() - failed[1] < self.failure_seconds:
+                raise failed[2]
+            self._failures.pop(key, None)
+        attempt = self._connecting.get(key)
+        if attempt is None or attempt[0] != fingerprint:
+            task = asyncio.create_task(self._connect_client(key, spec, label or key, fingerprint))
+            task.add_done_callback(_retrieved)  # every waiter may have given up on it
+            attempt = (fingerprint, task)
+            self._connecting[key] = attempt
+        try:
+            # shield: one waiter giving up (its request cancelled) never ends the attempt.
+            return await asyncio.wait_for(asyncio.shield(attempt[1]), self.timeout)
+        except TimeoutError:
+            raise self._timed_out(label or key) from None
+
+    def _timed_out(self, label: str) -> errors.Unavailable:
+        return errors.Unavailable(
+            f"Cannot connect to cluster {label!r}: no answer within {self.timeout:g}s",
+            code="cluster_unreachable",
+            extra={"cluster": label},
+        )
+
+    async def _connect_client(
+        self, key: str, spec: ConnectionSpec, label: str, fingerprint: str
+    ) -> ClusterClient:
+        """The one connect attempt for `key`, bounded by the request timeout."""
+        try:
+            current = self._clients.pop(key, None)
             if current:
                 await current[1].close()
-            client = ClusterClient(
-                label or key, await self.connect(spec, label or key), self.timeout
-            )
+            try:
+                nc = await asyncio.wait_for(self.connect(spec, label), self.timeout)
+            except TimeoutError:
+                raise self._timed_out(label) from None
+            client = ClusterClient(label, nc, self.timeout)
             self._clients[key] = (fingerprint, client)
+            self._failures.pop(key, None)
             return client
+        except errors.Unavailable as exc:
+            self._failures[key] = (fingerprint, time.monotonic(), exc)
+            raise
+        finally:
+            if self._connecting.get(key, (None, None))[1] is asyncio.current_task():
+                self._connecting.pop(key, None)
 
     async def connect(self, spec: ConnectionSpec, label: str) -> NATS:
         """A new connection that, once up, keeps reconnecting across the cluster's servers.
@@ -386,13 +443,18 @@ class ConnectionPool:
         try:
             options: dict[str, Any] = {
                 **spec.connect_options(),
-                "connect_timeout": self.connect_timeout,  # nats-py takes float seconds
+                # nats-py takes float seconds; never longer than a request may wait
+                "connect_timeout": min(self.connect_timeout, self.timeout),
                 "allow_reconnect": False,
                 "max_reconnect_attempts": 1,
                 "reconnect_time_wait": 0.05,
                 "error_cb": remember,
             }
             await nc.connect(**options)
+        except asyncio.CancelledError:
+            # Given up on (the request timeout): leave nothing behind reconnecting.
+            await _close_quietly(nc)
+            raise
         except Exception as exc:
             # "no servers" hides why each server failed; the error callback saw the causes.
             # The most telling one wins: a server that refuses a client certificate sends a
@@ -411,6 +473,7 @@ class ConnectionPool:
         return nc
 
     async def forget(self, key: str) -> None:
+        self._failures.pop(key, None)
         entry = self._clients.pop(key, None)
         if entry:
             await entry[1].close()
@@ -428,9 +491,30 @@ class ConnectionPool:
         return closed
 
     async def close(self) -> None:
+        for _, task in list(self._connecting.values()):
+            task.cancel()
+        self._connecting.clear()
         for _, client in list(self._clients.values()):
             await client.close()
         self._clients.clear()
+
+
+def server_info(nc: NATS) -> dict[str, Any]:
+    """The INFO the connected server sent (nats-py keeps it, but only privately: this is the
+    one place JetDeck reads it)."""
+    return dict(nc._server_info or {})
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def _close_quietly(nc: NATS) -> None:
+    try:
+        await asyncio.shield(nc.close())
+    except Exception as exc:
+        log.debug("closing an abandoned connection: %s", type(exc).__name__)
 
 
 async def _quiet_error(exc: Exception) -> None:

@@ -24,8 +24,13 @@ PING = "$SYS.REQ.SERVER.PING"
 _encode = msgspec.json.Encoder()
 
 
+class _Peer(msgspec.Struct):
+    offline: bool = False
+
+
 class _Meta(msgspec.Struct):
     cluster_size: int = 0
+    replicas: list[_Peer] | None = None  # only in the meta leader's JSZ reply
 
 
 class _JetStreamVarz(msgspec.Struct):
@@ -50,9 +55,10 @@ class _Head(msgspec.Struct):
 _head = msgspec.json.Decoder(_Head)
 
 
-def _cluster_size(payload: bytes) -> int | None:
-    """How many JetStream servers the reply's meta cluster has (a JSZ or VARZ reply); None
-    when the reply is not a JetStream server's (undecodable, no data, or JetStream off)."""
+def _meta(payload: bytes) -> _Meta | bool | None:
+    """The reply's meta cluster block; True for a JetStream server's reply without one (a
+    single server); None when the reply is not a JetStream server's (undecodable, no data,
+    or JetStream off)."""
     try:
         head = _head.decode(payload)
     except msgspec.DecodeError:
@@ -61,19 +67,46 @@ def _cluster_size(payload: bytes) -> int | None:
     if data is None or data.disabled or (head.server and head.server.jetstream is False):
         return None
     meta = data.meta_cluster or (data.jetstream.meta if data.jetstream else None)
-    return meta.cluster_size if meta and meta.cluster_size else 1
+    return meta if meta is not None else True
+
+
+def _cluster_size(payload: bytes) -> int | None:
+    """How many JetStream servers the reply's meta cluster has (a JSZ or VARZ reply); None
+    when the reply is not a JetStream server's (undecodable, no data, or JetStream off)."""
+    meta = _meta(payload)
+    if meta is None:
+        return None
+    return meta.cluster_size if isinstance(meta, _Meta) and meta.cluster_size else 1
+
+
+def _online_servers(payload: bytes) -> int | None:
+    """How many of the meta cluster's servers are online, when the reply is the meta
+    leader's JSZ reply (it alone lists the peers, the ones known down marked offline)."""
+    meta = _meta(payload)
+    if not isinstance(meta, _Meta) or meta.replicas is None:
+        return None
+    size = meta.cluster_size or 1
+    return max(1, size - sum(1 for peer in meta.replicas if peer.offline))
 
 
 def every_jetstream_server() -> Callable[[Any], bool]:
-    """A round's end: true once as many JetStream servers answered as the first one's reply
-    says its meta cluster has."""
-    sizes: list[int] = []
+    """A round's end: true once as many JetStream servers answered as the meta cluster has
+    (as the first reply says), or as are online (as the meta leader's reply says, once it
+    came: a server known to be down is not waited for)."""
+    answered_count = 0
+    expected: int | None = None
 
     def answered(msg: Any) -> bool:
+        nonlocal answered_count, expected
         size = _cluster_size(msg.data)
         if size is not None:
-            sizes.append(size)
-        return bool(sizes) and len(sizes) >= sizes[0]
+            answered_count += 1
+            online = _online_servers(msg.data)
+            if online is not None:
+                expected = online
+            elif expected is None:
+                expected = size
+        return expected is not None and answered_count >= expected
 
     return answered
 

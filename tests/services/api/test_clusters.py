@@ -182,6 +182,13 @@ async def test_the_overview_shows_every_server_and_the_meta_leader_with_system_c
     assert overview["source"] == "system"
     assert len(overview["servers"]) == 3
     assert overview["meta"]["leader"] in {s["name"] for s in overview["servers"]}
+    # Decoded with the collector's JSZ structs, from the meta leader's reply (it alone lists
+    # the peers): the two other servers.
+    peers = overview["meta"]["peers"]
+    assert sorted(p["name"] for p in peers) == sorted(
+        s["name"] for s in overview["servers"] if s["name"] != overview["meta"]["leader"]
+    )
+    assert all(p["current"] for p in peers)
     assert "limits" in overview["jetstream"]
 
 
