@@ -19,6 +19,7 @@ from services.web.assets import static_router
 from services.web.console import render
 from services.web.dashboard import clusters_page, dashboard_page
 from services.web.errors import exception_handlers
+from services.web.messages import MESSAGE_HANDLERS
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
 from shared.accounts import orgs
@@ -74,7 +75,17 @@ async def account(
     return await render(request, backends, "account.html", org=None, section="account", me=me)
 
 
-WEB_HANDLERS = [home, status, account, login_form, login, logout, dashboard_page, clusters_page]
+WEB_HANDLERS = [
+    home,
+    status,
+    account,
+    login_form,
+    login,
+    logout,
+    dashboard_page,
+    clusters_page,
+    *MESSAGE_HANDLERS,
+]
 
 
 def web_router() -> Router:

@@ -38,6 +38,8 @@ SOURCES: dict[str, Path] = {
     "uplot.css": NODE_MODULES / "uplot" / "dist" / "uPlot.min.css",
     "app.css": WEB / "static" / "src" / "app.css",
     "app.js": WEB / "static" / "src" / "app.js",
+    "messages.js": WEB / "static" / "src" / "messages.js",
+    "messages.css": WEB / "static" / "src" / "messages.css",
     "favicon.svg": WEB / "static" / "src" / "favicon.svg",
 }
 
