@@ -22,6 +22,7 @@ from services.web.errors import exception_handlers
 from services.web.messages import MESSAGE_HANDLERS
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
+from services.web.streams import HANDLERS as STREAM_HANDLERS
 from shared.accounts import orgs
 from shared.accounts.authenticate import user_id_of
 from shared.accounts.sessions import database
@@ -84,6 +85,7 @@ WEB_HANDLERS = [
     logout,
     dashboard_page,
     clusters_page,
+    *STREAM_HANDLERS,
     *MESSAGE_HANDLERS,
 ]
 
