@@ -42,6 +42,7 @@ from shared.messages import services
 from shared.messages.browser import (
     DEFAULT_PAGE,
     PAGE_SIZES,
+    SEARCH_SCAN,
     MessagePageView,
     Position,
     message_page,
@@ -170,6 +171,7 @@ async def messages_tab_context(
             subject=subject or None,
             q=q or None,
             limit=limit,
+            max_scan=SEARCH_SCAN,
         )
     except (Invalid, NotFound) as exc:
         error = str(exc.extra.get("description") or exc.detail)

@@ -275,3 +275,128 @@ async def test_the_live_tail_sends_new_rows_for_the_subject_filter_and_ends_with
     ]
     assert rows[0]["url"] == f"{STREAM}/messages/{seq}"
     assert events[-1] == ("end", {"reason": "stream_deleted"})
+
+
+# ---- the Messages tab -----------------------------------------------------------------------
+
+
+def seqs(html: str) -> list[int]:
+    """The sequence numbers of the tab's rows, in order."""
+    return [int(s) for s in re.findall(r'<td><a href="[^"]+/messages/(\d+)">', html)]
+
+
+def link(html: str, rel: str) -> str | None:
+    match = re.search(rf'<a rel="{rel}" href="([^"]+)"', html)
+    return unescape(match.group(1)) if match else None
+
+
+async def tab(client: Any, **params: Any) -> str:
+    response = await client.get(STREAM, params={"tab": "messages", **params}, headers=HTML)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def fill(api: Any, count: int) -> None:
+    for i in range(1, count + 1):
+        await publish(api, f"s.{'even' if i % 2 == 0 else 'odd'}.{i}", f'{{"n": {i}}}'.encode())
+
+
+async def test_the_tab_seeks_first_last_and_a_sequence_and_pages_both_ways(client, stream) -> None:
+    await fill(stream, 45)
+    await signed_in(client)
+    first = await tab(client, limit=20)
+    assert seqs(first) == list(range(1, 21))
+    assert link(first, "prev") is None
+    newer = link(first, "next")
+    assert newer is not None and "seek=seq" in newer and "seq=21" in newer and "limit=20" in newer
+    second = (await client.get(newer, headers=HTML)).text
+    assert seqs(second) == list(range(21, 41))
+    back = link(second, "prev")
+    assert back is not None and "seek=before" in back and "seq=20" in back
+    assert seqs((await client.get(back, headers=HTML)).text) == list(range(1, 21))
+    last = await tab(client, seek="last", limit=20)
+    assert seqs(last) == list(range(26, 46))
+    assert link(last, "next") is None
+    at = await tab(client, seek="seq", seq=30, limit=20)
+    assert seqs(at)[:2] == [30, 31]
+    # Rows: local time with UTC as fallback and on hover, subject, size, headers, preview.
+    assert re.search(r'<time datetime="[^"]+Z" title="[^"]+Z" data-epoch-ms="\d+">', first)
+    assert "s.odd.1" in first and '{"n":1}' in unescape(first)
+
+
+async def test_the_tab_seeks_by_time_both_typed_in_local_time_and_ago(client, stream) -> None:
+    await fill(stream, 5)
+    await signed_in(client)
+    ago = await tab(client, seek="time", time="1h")
+    assert seqs(ago) == [1, 2, 3, 4, 5]
+    future = await tab(client, seek="time", time="2099-01-01T00:00")
+    assert seqs(future) == []
+    assert link(future, "prev") is not None  # a time after the newest: older ones are linked
+    # 00:00 at UTC+14 (getTimezoneOffset() = -840) is 10:00 the day before, UTC.
+    zoned = await tab(client, seek="time", time="2099-01-02T00:00", tz="-840")
+    assert seqs(zoned) == []
+    assert "2099-01-01T10:00:00" in unescape(zoned)
+    bad = await tab(client, seek="time", time="yesterday-ish")
+    assert 'role="alert"' in bad and seqs(bad) == []
+
+
+async def test_the_tab_filters_by_wildcard_subject_and_searches_payloads(
+    client, stream, monkeypatch
+) -> None:
+    await fill(stream, 30)
+    await signed_in(client)
+    even = await tab(client, subject="s.even.*")
+    assert seqs(even) == list(range(2, 31, 2))
+    assert link(even, "next") is None
+    found = await tab(client, q='"n": 17}')
+    assert seqs(found) == [17]
+    assert "scanned 30 messages" in found
+    import services.web.messages as web_messages
+
+    monkeypatch.setattr(web_messages, "SEARCH_SCAN", 10)
+    bounded = await tab(client, q='"n": 27}')
+    assert seqs(bounded) == []
+    assert "scanned 10 messages" in bounded
+    more = re.search(r'<a href="([^"]+)" data-search-continue>continue</a>', bounded)
+    assert more is not None
+    url = unescape(more.group(1))
+    assert "seq=11" in url and "q=" in url
+    hops = 0
+    while seqs(page := (await client.get(url, headers=HTML)).text) != [27] and hops < 5:
+        more = re.search(r'<a href="([^"]+)" data-search-continue>', page)
+        assert more is not None
+        url, hops = unescape(more.group(1)), hops + 1
+    assert seqs(page) == [27]
+
+
+async def test_the_tab_links_the_session_export_and_for_editors_publish(client, stream) -> None:
+    await fill(stream, 3)
+    await signed_in(client)
+    viewer = await tab(client, subject="s.odd.*")
+    assert f'href="{STREAM}/messages/export?format=ndjson&amp;subject=s.odd.%2A"' in viewer
+    assert "Publish a message" not in viewer
+    assert f'data-tail="{STREAM}/messages/tail?subject=s.odd.%2A"' in viewer
+    client.cookies.clear()
+    await signed_in(client, "editor")
+    assert f'href="{STREAM}/messages/publish"' in await tab(client)
+
+
+@pytest.mark.parametrize("retention", ["workqueue", "interest"])
+async def test_browsing_a_workqueue_or_interest_stream_without_direct_get_leaves_it_as_it_was(
+    client, on_server, retention
+) -> None:
+    await on_server.create_stream("S", subjects=["s.>"], retention=retention, allow_direct=False)
+    consumer = await on_server.post(
+        "/streams/S/consumers", json={"durable_name": "C", "ack_policy": "explicit"}
+    )
+    assert consumer.status_code == 201, consumer.text
+    await fill(on_server, 12)
+    await signed_in(client)
+    assert seqs(await tab(client, limit=20)) == list(range(1, 13))
+    assert seqs(await tab(client, seek="last", limit=20)) == list(range(1, 13))
+    assert "read with MSG.GET" in await tab(client)
+    assert (await client.get(f"{STREAM}/messages/5", headers=HTML)).status_code == 200
+    info = (await on_server.get("/streams/S")).json()
+    assert info["state"]["messages"] == 12
+    c = (await on_server.get("/streams/S/consumers/C")).json()
+    assert c["num_pending"] == 12 and c["delivered"]["stream_seq"] == 0

@@ -3,6 +3,14 @@
 // the copy buttons and the live tail stay hidden.
 (function () {
   "use strict";
+  // The Messages tab may be swapped in by htmx more than once: load once, set up each element once.
+  if (window.jetdeckMessages) return;
+  window.jetdeckMessages = true;
+  function once(el, name) {
+    if (el.hasAttribute("data-ready-" + name)) return false;
+    el.setAttribute("data-ready-" + name, "");
+    return true;
+  }
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function localTime(ms) {
@@ -24,6 +32,7 @@
   // The date-time field is in the browser's zone: send its offset along.
   function zoneForms(root) {
     root.querySelectorAll("[data-local-time-form]").forEach(function (form) {
+      if (!once(form, "tz")) return;
       var tz = form.querySelector("[data-tz]");
       if (tz) tz.value = String(new Date().getTimezoneOffset());
       var label = form.querySelector("[data-tz-label]");
@@ -60,7 +69,7 @@
   function copyButtons(root) {
     root.querySelectorAll("[data-copy]").forEach(function (button) {
       var source = document.querySelector('[data-copy-source="' + button.getAttribute("data-copy") + '"]');
-      if (!source) return;
+      if (!source || !once(button, "copy")) return;
       button.hidden = false;
       button.addEventListener("click", function () {
         copyText(source.value !== undefined && source.tagName === "TEXTAREA" ? source.value : source.textContent, button);
@@ -72,7 +81,7 @@
   function headerRows(root) {
     root.querySelectorAll("[data-add-header]").forEach(function (button) {
       var rows = button.parentNode.querySelector("[data-header-rows]");
-      if (!rows) return;
+      if (!rows || !once(button, "add")) return;
       button.hidden = false;
       button.addEventListener("click", function () {
         var last = rows.querySelector("[data-header-row]:last-child");
@@ -129,7 +138,7 @@
   }
   function tails(root) {
     root.querySelectorAll("[data-tail]").forEach(function (box) {
-      if (!window.EventSource) return;
+      if (!window.EventSource || !once(box, "tail")) return;
       box.hidden = false;
       var url = box.getAttribute("data-tail");
       var keep = parseInt(box.getAttribute("data-tail-keep"), 10) || 200;
@@ -170,6 +179,7 @@
         status.textContent = "Connecting…";
         source.addEventListener("ready", function () { box.setAttribute("data-tail-ready", ""); status.textContent = "Waiting for new messages…"; });
         source.addEventListener("row", function (event) {
+          if (!box.isConnected) { stop(""); return; }  // the tab was swapped away
           var m = JSON.parse(event.data);
           received++;
           if (paused) {
@@ -201,14 +211,14 @@
     });
   }
 
-  function setUp() {
-    localize(document);
-    zoneForms(document);
-    copyButtons(document);
-    headerRows(document);
-    tails(document);
+  function setUp(root) {
+    localize(root);
+    zoneForms(root);
+    copyButtons(root);
+    headerRows(root);
+    tails(root);
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
-  else setUp();
-  document.addEventListener("htmx:load", function (event) { localize(event.detail.elt); });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { setUp(document); });
+  else setUp(document);
+  document.addEventListener("htmx:load", function (event) { setUp(event.detail.elt.parentNode || document); });
 })();
