@@ -400,3 +400,28 @@ async def test_browsing_a_workqueue_or_interest_stream_without_direct_get_leaves
     assert info["state"]["messages"] == 12
     c = (await on_server.get("/streams/S/consumers/C")).json()
     assert c["num_pending"] == 12 and c["delivered"]["stream_seq"] == 0
+
+
+async def test_a_tail_the_browser_leaves_is_closed_so_it_never_counts_against_the_cap(
+    settings, served_app, make_user, stream
+) -> None:
+    """Eleven tails one after another, each left after its first event: with the default cap
+    of 10 a user's tails, the eleventh would be refused if the server had not noticed."""
+    await make_user("viewer@acme.test", org_slug="acme", role="viewer")
+    async with httpx.AsyncClient(base_url=served_app, timeout=10) as http:
+        assert (await web_login(http, "viewer@acme.test")).status_code == 303
+        for _ in range(settings.messages.tails_per_user + 1):
+            for _attempt in range(40):  # the server closes a left tail soon, not at once
+                async with http.stream("GET", f"{STREAM}/messages/tail") as response:
+                    if response.status_code == 429:
+                        await response.aread()
+                        await asyncio.sleep(0.25)
+                        continue
+                    assert response.status_code == 200, await response.aread()
+                    async for line in response.aiter_lines():
+                        if line.startswith("event:"):
+                            assert line[6:].strip() == "ready"
+                            break
+                    break
+            else:
+                raise AssertionError("tails left by the browser were never closed")
