@@ -16,6 +16,7 @@ import httpx
 import msgpack
 import pytest
 
+from shared.audit.trail import list_events
 from tests.fixtures.accounts import csrf_token, web_login
 
 HTML = {"Accept": "text/html"}
@@ -182,7 +183,9 @@ async def test_a_viewer_may_not_publish_or_delete(client, stream) -> None:
     assert (await stream.get(f"/streams/S/messages/{seq}")).status_code == 200
 
 
-async def test_delete_and_secure_erase_need_the_sequence_typed(client, stream) -> None:
+async def test_delete_and_secure_erase_need_the_sequence_typed_and_are_audited(
+    client, stream, accounts
+) -> None:
     first = await publish(stream, "s.a", b"one")
     second = await publish(stream, "s.a", b"two")
     token = await signed_in(client, "editor")
@@ -202,6 +205,10 @@ async def test_delete_and_secure_erase_need_the_sequence_typed(client, stream) -
         assert done.status_code == 303, done.text
         assert done.headers["location"] == f"{STREAM}?tab=messages"
         assert (await stream.get(f"/streams/S/messages/{seq}")).status_code == 404
+    org = await accounts.make_org("acme")
+    events = (await list_events(accounts.db, org.id, action="message.delete")).items
+    assert sorted(e.target for e in events) == [f"message:S/{first}", f"message:S/{second}"]
+    assert {e.actor.label for e in events} == {"editor@acme.test"}
 
 
 async def test_the_export_streams_the_filter_as_ndjson_or_csv_for_the_session(
