@@ -14,8 +14,9 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
   - the Messages tab's time to first byte (`…/streams/BENCH?tab=messages&seek=seq&seq=N`,
     a page of 50 rows, the whole HTML page) at random positions of a 1,000,000-message
     stream in a nats-server started here, p50/p95, beside the API call for the same data
-    (`GET …/streams/BENCH/messages?start_seq=N&limit=50`), same positions, same run; the
-    stream is filled with bench/browse.py's code. Target: tab p95 ≤ 1.5 times the API's.
+    (`GET …/streams/BENCH/messages?start_seq=N&limit=50`), same positions, same run; also
+    the tab as its paging links ask for it (htmx: the `stream_tab` fragment, without the
+    shell and its switcher queries). The stream is filled with bench/browse.py's code. Target: tab p95 ≤ 1.5 times the API's.
 
     JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     .venv/bin/python bench/web.py [--rounds 30] [--messages 1000000] [--positions 300]
@@ -274,11 +275,16 @@ async def bench_sparklines(
     row("one consumer's 1-hour chart (baseline)", chart_ms, len(chart_body))
 
 
-async def ttfb(http: httpx.AsyncClient, path: str, params: dict[str, Any]) -> float:
+async def ttfb(
+    http: httpx.AsyncClient,
+    path: str,
+    params: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> float:
     """Milliseconds from sending the request to the first byte of the body."""
     started = time.perf_counter()
     first: float | None = None
-    async with http.stream("GET", path, params=params) as response:
+    async with http.stream("GET", path, params=params, headers=headers) as response:
         assert response.status_code == 200, await response.aread()
         async for _chunk in response.aiter_raw():
             if first is None:
@@ -326,29 +332,38 @@ async def measure_messages(base: str, key: str, deployment: Any, args: argparse.
         api_path = f"/api/v1/orgs/bench/clusters/msgs/streams/{STREAM}/messages"
         rng = random.Random(7)
         positions = [rng.randint(1, args.messages - page + 1) for _ in range(args.positions)]
-        for seq in positions[:10]:  # warm both paths
-            await ttfb(http, tab_path, {"tab": "messages", "seek": "seq", "seq": seq})
+        htmx = {"HX-Request": "true", "HX-Target": "stream_tab"}
+
+        def tab(seq: int) -> dict[str, Any]:
+            return {"tab": "messages", "seek": "seq", "seq": seq}
+
+        for seq in positions[:10]:  # warm every path
+            await ttfb(http, tab_path, tab(seq))
+            await ttfb(http, tab_path, tab(seq), htmx)
             await ttfb(http, api_path, {"start_seq": seq, "limit": page})
-        tab_ms, api_ms = [], []
-        for seq in positions:  # interleaved, one in flight: both see the same machine
-            tab_ms.append(
-                await ttfb(http, tab_path, {"tab": "messages", "seek": "seq", "seq": seq})
-            )
+        tab_ms, frag_ms, api_ms = [], [], []
+        for seq in positions:  # interleaved, one in flight: all see the same machine
+            tab_ms.append(await ttfb(http, tab_path, tab(seq)))
+            frag_ms.append(await ttfb(http, tab_path, tab(seq), htmx))
             api_ms.append(await ttfb(http, api_path, {"start_seq": seq, "limit": page}))
-        sample = await http.get(tab_path, params={"tab": "messages", "seek": "seq", "seq": 500})
+        sample = await http.get(tab_path, params=tab(500))
+        fragment = await http.get(tab_path, params=tab(500), headers=htmx)
         assert sample.text.count("/messages/") >= page, "the tab did not render its rows"
+        assert fragment.text.lstrip().startswith('<div id="stream_tab"'), fragment.text[:200]
         print(
             f"\nMessages tab, time to first byte at random positions "
             f"({args.positions} requests a path, {page} rows a page)"
         )
         print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
-        row("…/streams/BENCH?tab=messages&seek=seq (page)", tab_ms, len(sample.content))
+        row("…?tab=messages&seek=seq (whole page)", tab_ms, len(sample.content))
+        row("  the same as htmx pages it (tab fragment)", frag_ms, len(fragment.content))
         row("GET …/messages?start_seq=…&limit=50 (API)", api_ms)
-        ratio = pct(tab_ms, 95) / pct(api_ms, 95)
-        print(
-            f"  p95 ratio {ratio:.2f} times the API call; target ≤ 1.5: "
-            f"{'met' if ratio <= 1.5 else 'MISSED'}"
-        )
+        for label, times in (("whole page", tab_ms), ("tab fragment", frag_ms)):
+            ratio = pct(times, 95) / pct(api_ms, 95)
+            print(
+                f"  {label}: p95 {ratio:.2f} times the API call's; target ≤ 1.5: "
+                f"{'met' if ratio <= 1.5 else 'MISSED'}"
+            )
 
 
 @contextlib.contextmanager
