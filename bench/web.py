@@ -16,7 +16,8 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
     stream in a nats-server started here, p50/p95, beside the API call for the same data
     (`GET …/streams/BENCH/messages?start_seq=N&limit=50`), same positions, same run; also
     the tab as its paging links ask for it (htmx: the `stream_tab` fragment, without the
-    shell and its switcher queries). The stream is filled with bench/browse.py's code. Target: tab p95 ≤ 1.5 times the API's.
+    shell and its switcher queries). The stream is filled with bench/browse.py's code.
+    Target: tab p95 ≤ 1.5 times the API's.
 
     JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     .venv/bin/python bench/web.py [--rounds 30] [--messages 1000000] [--positions 300]

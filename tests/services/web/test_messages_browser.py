@@ -129,11 +129,11 @@ async def test_a_viewer_reads_a_workqueue_stream_every_way_and_leaves_it_untouch
     await page.get_by_role("link", name="33", exact=True).click()
     await page.wait_for_url(f"{console.base}{STREAM}/messages/33")
     assert await page.locator(".json-key", has_text='"order"').is_visible()
+    await assert_accessible(page, "JSON message")
+    await screenshot(page, "message-json")
     block = page.locator("details.json-block").first
     await block.locator("summary").click()
     assert await block.get_attribute("open") is None
-    await assert_accessible(page, "JSON message")
-    await screenshot(page, "message-json")
 
     # A binary one: a hex dump.
     await console.goto(f"{STREAM}/messages/{binary}")
