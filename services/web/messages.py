@@ -20,7 +20,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -549,14 +549,15 @@ def _skipped(count: int) -> ServerSentEventMessage:
 class RateCap:
     """At most `per_second` a second (a one-second window); what is over is counted."""
 
-    def __init__(self, per_second: int) -> None:
+    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_second = per_second
-        self.window = 0.0
+        self.clock = clock
+        self.window = -1.0
         self.sent = 0
 
     def allow(self) -> bool:
-        now = time.monotonic()
-        if now - self.window >= 1.0:
+        now = self.clock()
+        if self.window < 0 or now - self.window >= 1.0:
             self.window, self.sent = now, 0
         if self.sent >= self.per_second:
             return False

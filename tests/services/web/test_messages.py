@@ -16,6 +16,7 @@ import httpx
 import msgpack
 import pytest
 
+from services.web.messages import RateCap, local_to_utc
 from shared.audit.trail import list_events
 from tests.fixtures.accounts import csrf_token, web_login
 
@@ -432,3 +433,20 @@ async def test_a_tail_the_browser_leaves_is_closed_so_it_never_counts_against_th
                     break
             else:
                 raise AssertionError("tails left by the browser were never closed")
+
+
+def test_the_tail_sends_at_most_its_rate_a_second_and_counts_the_rest() -> None:
+    now = [100.0]
+    cap = RateCap(3, clock=lambda: now[0])
+    assert [cap.allow() for _ in range(5)] == [True, True, True, False, False]
+    now[0] += 0.5
+    assert not cap.allow()  # the same second
+    now[0] += 0.5
+    assert [cap.allow() for _ in range(4)] == [True, True, True, False]
+
+
+def test_a_local_date_time_is_turned_to_utc_with_the_browsers_offset() -> None:
+    assert local_to_utc("2026-03-01T12:00", "-60") == "2026-03-01T11:00:00.000000Z"
+    assert local_to_utc("2026-03-01T12:00:30", "300") == "2026-03-01T17:00:30.000000Z"
+    assert local_to_utc("2026-03-01T12:00", None) == "2026-03-01T12:00"  # no JS: UTC later
+    assert local_to_utc("1h", "-60") == "1h"  # relative times need no zone
