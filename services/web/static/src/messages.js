@@ -208,6 +208,11 @@
         show();
       });
       window.addEventListener("pagehide", function () { if (source) source.close(); });
+      // htmx swapping the tab away (paging, another tab) ends the tail at once, so the
+      // server closes its subscription and it never counts against the user's cap.
+      box.addEventListener("htmx:beforeCleanupElement", function (event) {
+        if (event.target === box && source) stop("");
+      });
     });
   }
 
