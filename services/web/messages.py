@@ -51,6 +51,7 @@ from shared.messages.browser import (
     to_rows,
 )
 from shared.messages.payloads import FORMATS, SHOWN_BYTES, json_markup
+from shared.messages.reader import StreamFacts
 from shared.messages.schemas import PublishIn
 from shared.nats import ClusterClient
 from shared.streams.schemas import StreamInfo
@@ -83,6 +84,19 @@ def local_to_utc(value: str, tz: str | None) -> str:
         text += ":00"
     moment = datetime.fromisoformat(text) + timedelta(minutes=offset)
     return moment.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def facts_of(info: StreamInfo) -> StreamFacts:
+    """The figures a page read needs, from the STREAM.INFO the stream page has just made."""
+    config, state = info.config, info.state
+    return StreamFacts(
+        name=str(config.get("name")),
+        allow_direct=bool(config.get("allow_direct")),
+        first_seq=int(state.get("first_seq") or 0),
+        last_seq=int(state.get("last_seq") or 0),
+        subjects=list(config.get("subjects") or []),
+        messages=int(state.get("messages") or 0),
+    )
 
 
 @dataclass
@@ -172,6 +186,9 @@ async def messages_tab_context(
             q=q or None,
             limit=limit,
             max_scan=SEARCH_SCAN,
+            facts=facts_of(stream_info),
+            page_bytes=backends.settings.messages.page_bytes,
+            batch_bytes=backends.settings.messages.batch_bytes,
         )
     except (Invalid, NotFound) as exc:
         error = str(exc.extra.get("description") or exc.detail)
