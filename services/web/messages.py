@@ -34,7 +34,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from services.access import Access, access
 from services.api.streams import NATS_DEPENDENCY
-from services.web.console import Crumb, form_errors, render, see_other
+from services.web.console import Crumb, form_errors, prefetch_switchers, render, see_other
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.errors import Invalid, JetDeckError, NotFound
@@ -159,6 +159,7 @@ async def messages_tab_context(
     """The template context `stream_messages.html` needs (the stream page renders it in its
     Messages tab): `messages` (a `MessagesTab`). A wrong position or filter is shown in the
     tab, never an error page."""
+    prefetch_switchers(request, backends, org_context)  # the top bar's queries overlap the read
     q_params = request.query_params
     name = str(stream_info.config.get("name"))
     base = stream_url(org_context.slug, cluster, name)
