@@ -7,10 +7,15 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
     the real HTTP app (uvicorn, 127.0.0.1, API key) for the same series and range, and
     beside `queries.read_series` alone (the SQL and derivation both share).
     Targets: chart data ≤ 100 ms and ≤ 100 KB.
-
-    JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-    .venv/bin/python bench/web.py [--rounds 30]
-
+  - the streams page (`/orgs/bench/clusters/big/streams`, first page of 50 by name) on a
+    10,000-stream memory-storage cluster on its own nats-server: time to first byte, p50/p95
+    over 50 requests, beside `GET /api/v1/…/streams?limit=50` for the same page, in the same
+    run; the page with its few-second listing cache (what users get) and without it (every
+    request pages NATS' STREAM.LIST: 40 requests).
+    Targets: p95 ≤ 1.5 x the API call and ≤ 150 ms.
+  - the compressed bytes of a cold load (HTML + CSS + JS) of the dashboard and of a stream
+    page, and of a later navigation (the htmx fragment of another tab).
+    Targets: cold load ≤ 150 KB, of which JavaScript ≤ 60 KB; later navigation ≤ 30 KB.
   - the Messages tab's time to first byte (`…/streams/BENCH?tab=messages&seek=seq&seq=N`,
     a page of 50 rows, the whole HTML page) at random positions of a 1,000,000-message
     stream in a nats-server started here, p50/p95, beside the API call for the same data
@@ -20,8 +25,8 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
     Target: tab p95 ≤ 1.5 times the API's.
 
     JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-    .venv/bin/python bench/web.py [--rounds 30] [--messages 1000000] [--positions 300]
-        [--only charts|messages]
+    .venv/bin/python bench/web.py [--rounds 30] [--streams 10000] [--messages 1000000]
+        [--positions 300] [--only charts|streams|messages]
 
 Without JETDECK_TEST_DATABASE_URL an embedded PostgreSQL is started; Redis is embedded
 unless JETDECK_TEST_REDIS_URL is set. The app runs in this process (uvicorn in a thread):
@@ -385,6 +390,215 @@ def nats_deployment() -> Iterator[Any]:
         deployment.wipe()
 
 
+STREAM_PAGE_REQUESTS = 50
+NATS_PASSWORD = "bench-app"  # noqa: S105 - the bench's own throwaway nats-server
+
+
+def bench_streams_page(base: str, key: str, streams: int, tmp: Path) -> None:
+    """A `streams`-stream memory-storage cluster on its own nats-server, then the streams
+    page beside the API, and the bytes of cold loads and a later navigation."""
+    from services.embedded.nats import NatsDeployment
+
+    deployment = NatsDeployment.plan(
+        tmp / "nats", size=1, app_password=NATS_PASSWORD, system_password=NATS_PASSWORD
+    )
+    deployment.max_memory = "2G"
+    deployment.start()
+    try:
+        asyncio.run(_streams_page(base, key, streams, deployment.urls))
+    finally:
+        deployment.stop()
+
+
+async def _populate(urls: list[str], streams: int) -> None:
+    import nats
+
+    from bench.collect import api, wait_for_jetstream
+    from services.embedded.nats import APP_USER
+
+    nc = await nats.connect(urls, user=APP_USER, password=NATS_PASSWORD)
+    try:
+        await wait_for_jetstream(nc)
+        gate = asyncio.Semaphore(128)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                api(
+                    nc,
+                    f"$JS.API.STREAM.CREATE.S{i:05d}",
+                    {"name": f"S{i:05d}", "subjects": [f"s{i:05d}.>"], "storage": "memory"},
+                    gate,
+                )
+                for i in range(streams)
+            )
+        )
+        for i in range(0, streams, max(1, streams // 100)):  # some streams hold messages
+            await nc.publish(f"s{i:05d}.x", b"x" * (i % 500))
+        await nc.flush()
+        print(
+            f"\ncreated {streams:,} memory streams on one nats-server "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+    finally:
+        await nc.close()
+
+
+async def _raw_listing(urls: list[str], rounds: int = 10) -> list[float]:
+    """Paging the whole STREAM.LIST with a bare client: what any full listing costs."""
+    import nats
+
+    from services.embedded.nats import APP_USER
+
+    nc = await nats.connect(urls, user=APP_USER, password=NATS_PASSWORD)
+    times = []
+    try:
+        for _ in range(rounds):
+            started, offset, total = time.perf_counter(), 0, 1
+            while offset < total:
+                reply = await nc.request(
+                    "$JS.API.STREAM.LIST", json.dumps({"offset": offset}).encode(), timeout=30
+                )
+                page = json.loads(reply.data)
+                offset += len(page["streams"])
+                total = page["total"]
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        await nc.close()
+    return times
+
+
+async def _sign_in(http: httpx.AsyncClient) -> None:
+    import re
+
+    from bench._support import PASSWORD
+
+    form = await http.get("/login", headers={"Accept": "text/html"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None, form.text
+    signed = await http.post(
+        "/login",
+        data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token.group(1)},
+        headers={"Accept": "text/html"},
+    )
+    assert signed.status_code == 303, signed.text
+
+
+async def _ttfb(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[float, int]:
+    """Milliseconds until the response's first byte (headers read), and the body's size."""
+    started = time.perf_counter()
+    async with http.stream("GET", url, headers=headers) as response:
+        first = (time.perf_counter() - started) * 1000
+        body = await response.aread()
+        assert response.status_code == 200, body[:300]
+    return first, len(body)
+
+
+async def _wire_bytes(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
+    """Bytes on the wire (gzip) for one GET."""
+    async with http.stream("GET", url, headers={"Accept-Encoding": "gzip", **headers}) as r:
+        await r.aread()
+        assert r.status_code == 200, url
+        return int(r.num_bytes_downloaded)
+
+
+async def _cold_load(http: httpx.AsyncClient, url: str) -> tuple[int, int, int]:
+    """(HTML, CSS, JS) compressed bytes of loading `url` with an empty cache."""
+    import re
+
+    html_headers = {"Accept": "text/html"}
+    page = await http.get(url, headers=html_headers)
+    html = await _wire_bytes(http, url, html_headers)
+    css = js = 0
+    for asset in re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.text):
+        css += await _wire_bytes(http, asset, {})
+    for asset in re.findall(r'<script src="([^"]+)"', page.text):
+        js += await _wire_bytes(http, asset, {})
+    return html, css, js
+
+
+async def _streams_page(base: str, key: str, streams: int, urls: list[str]) -> None:
+    from shared.streams import services as stream_services
+
+    await _populate(urls, streams)
+    api_headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+        created = await http.post(
+            "/api/v1/orgs/bench/clusters",
+            headers=api_headers,
+            json={
+                "name": "big",
+                "servers": urls,
+                "auth": {"type": "user_password", "username": "jetdeck", "password": NATS_PASSWORD},
+            },
+        )
+        assert created.status_code == 201, created.text
+        await _sign_in(http)
+        page_url = "/orgs/bench/clusters/big/streams"
+        api_url = "/api/v1/orgs/bench/clusters/big/streams?limit=50"
+        html = {"Accept": "text/html"}
+
+        async def series(url: str, headers: dict[str, str]) -> tuple[list[float], int]:
+            await _ttfb(http, url, headers)  # first touch: connection, caches
+            times, size = [], 0
+            for _ in range(STREAM_PAGE_REQUESTS):
+                first, size = await _ttfb(http, url, headers)
+                times.append(first)
+            return times, size
+
+        raw_ms = await _raw_listing(urls)
+        api_ms, api_size = await series(api_url, api_headers)
+        page_ms, page_size = await series(page_url, html)
+        ttl = stream_services.LISTING_TTL
+        stream_services.LISTING_TTL = 0.0  # every request lists the cluster afresh
+        try:
+            uncached_ms, _ = await series(page_url, html)
+        finally:
+            stream_services.LISTING_TTL = ttl
+        page_again_ms, _ = await series(page_url, html)
+        api_again_ms, _ = await series(api_url, api_headers)
+        api_ms += api_again_ms
+
+        print(
+            f"\nStreams list, first page of 50 on a {streams:,}-stream cluster "
+            f"(time to first byte, {STREAM_PAGE_REQUESTS} requests each)"
+        )
+        print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
+        row("GET /api/v1/…/streams?limit=50 (API)", api_ms, api_size)
+        row("streams page (listing cache, as served)", page_ms + page_again_ms, page_size)
+        row("streams page, cache off (40 STREAM.LIST)", uncached_ms)
+        row("  baseline: STREAM.LIST x40 + JSON decode", raw_ms)
+        api_p95, page_p95 = pct(api_ms, 95), pct(page_ms + page_again_ms, 95)
+        print(
+            f"  targets p95 ≤ 1.5 x API ({1.5 * api_p95:.1f} ms) and ≤ 150 ms: "
+            f"{'met' if page_p95 <= 1.5 * api_p95 else 'MISSED'} / "
+            f"{'met' if page_p95 <= 150 else 'MISSED'}"
+        )
+
+        dashboard = await _cold_load(http, "/orgs/bench")
+        stream_page = await _cold_load(http, f"{page_url}/S00000")
+        navigation = await _wire_bytes(
+            http,
+            f"{page_url}/S00000?tab=config",
+            {**html, "HX-Request": "true", "HX-Target": "stream_tab"},
+        )
+        print("\nBytes on the wire (gzip), cold cache")
+        print(f"  {'':<44} {'HTML':>8} {'CSS':>8} {'JS':>8} {'total':>8}")
+        for label, (h, c, j) in (("dashboard", dashboard), ("stream page (Overview)", stream_page)):
+            print(
+                f"  {label:<44} {h / 1000:7.1f}K {c / 1000:7.1f}K {j / 1000:7.1f}K "
+                f"{(h + c + j) / 1000:7.1f}K"
+            )
+        print(f"  {'later navigation (Config tab, htmx fragment)':<44} {navigation / 1000:7.1f}K")
+        worst = max(sum(dashboard), sum(stream_page))
+        js = max(dashboard[2], stream_page[2])
+        print(
+            f"  targets cold ≤ 150 KB, JS ≤ 60 KB, navigation ≤ 30 KB: "
+            f"{'met' if worst <= 150_000 else 'MISSED'} / {'met' if js <= 60_000 else 'MISSED'}"
+            f" / {'met' if navigation <= 30_000 else 'MISSED'}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -392,7 +606,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--positions", type=int, default=300)
-    parser.add_argument("--only", choices=("charts", "messages"), default=None)
+    parser.add_argument("--only", choices=("charts", "streams", "messages"), default=None)
+    parser.add_argument("--streams", type=int, default=10_000)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -425,9 +640,11 @@ def main() -> int:
             get_settings.cache_clear()
             asyncio.run(migrate_clickhouse(ClickHouse(chdb_url, "jetdeck_bench")))
             with ThreadedServer(free_port()) as server:
-                if args.only != "messages":
+                if args.only in (None, "charts"):
                     asyncio.run(measure(server.base, key, chdb_url, args.rounds))
-                if args.only != "charts":
+                if args.only in (None, "streams"):
+                    bench_streams_page(server.base, key, args.streams, tmp)
+                if args.only in (None, "messages"):
                     with nats_deployment() as deployment:
                         asyncio.run(measure_messages(server.base, key, deployment, args))
         finally:

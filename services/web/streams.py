@@ -1,12 +1,13 @@
 """Streams and consumers in the console.
 
-    /orgs/{org}/clusters/{cluster}/streams                    list (?search=&sort=&page=)
-    /orgs/{org}/clusters/{cluster}/new-stream                 create form (form | raw JSON)
-    /orgs/{org}/clusters/{cluster}/streams/{stream}    ?tab=overview|consumers|config|messages
-        …/config  (POST: dry-run diff, then apply)   …/purge (POST: preview, then purge)
-        …/seal    …/delete                           …/new-consumer (create form)
+    /orgs/{org}/clusters/{cluster}/streams                  list (?search=&sort=&page=)
+    /orgs/{org}/clusters/{cluster}/new-stream               create form (form | raw JSON)
+    /orgs/{org}/clusters/{cluster}/streams/{stream}  ?tab=overview|consumers|config|messages
+        …/config/review  dry-run diff     …/config         apply the reviewed config
+        …/purge/preview  what it removes  …/purge          purge
+        …/seal  …/delete (typed name)     …/new-consumer   consumer create form
     /orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}
-        …/edit (POST: dry-run diff, then apply)      …/pause (until / resume)   …/delete
+        …/edit/review  …/edit  …/pause (until / resume)  …/delete
 
 The stream page's tab content is the `stream_tab` block (a tab link swaps only it and pushes
 the URL). Blocks other branches fill: `stream_charts` (Overview) and `consumer_charts`
@@ -14,9 +15,12 @@ the URL). Blocks other branches fill: `stream_charts` (Overview) and `consumer_c
 context of `services.web.messages.messages_tab_context`.
 
 Forms carry a hidden `mode` (`form` or `json`) naming the tab that was submitted; a tab
-button posts `switch=json|form` and the same form comes back with the other tab filled from
-the same config (services/web/config_forms.py), so the two round-trip with or without
-JavaScript. A NATS refusal comes back beside the field it concerns, with what was typed.
+button posts `switch=json|form` to the form's unaudited `…/form` (or `…/review`) route and
+the same form comes back with the other tab filled from the same config
+(services/web/config_forms.py), so the two round-trip with or without JavaScript. Steps that
+change nothing (a tab switch, a dry run, a purge preview) are `audit_exempt`; only the final
+POST is an audited mutation. A NATS refusal comes back beside the field it concerns (422),
+with what was typed.
 """
 
 from __future__ import annotations
