@@ -26,20 +26,33 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
 
     JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     .venv/bin/python bench/web.py [--rounds 30] [--streams 10000] [--browser-rounds 10]
+  - the Messages tab's time to first byte (`…/streams/BENCH?tab=messages&seek=seq&seq=N`,
+    a page of 50 rows, the whole HTML page) at random positions of a 1,000,000-message
+    stream in a nats-server started here, p50/p95, beside the API call for the same data
+    (`GET …/streams/BENCH/messages?start_seq=N&limit=50`), same positions, same run; also
+    the tab as its paging links ask for it (htmx: the `stream_tab` fragment, without the
+    shell and its switcher queries). The stream is filled with bench/browse.py's code.
+    Target: tab p95 ≤ 1.5 times the API's.
+
+    JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+    .venv/bin/python bench/web.py [--rounds 30] [--streams 10000] [--messages 1000000]
+        [--positions 300] [--only charts|streams|messages]
 
 Without JETDECK_TEST_DATABASE_URL an embedded PostgreSQL is started; Redis is embedded
 unless JETDECK_TEST_REDIS_URL is set. The app runs in this process (uvicorn in a thread):
 chDB allows one process per data directory, and the bench writes the samples itself.
-Later page timings (the Messages tab) belong here too.
+Later page timings belong here too.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import random
 import secrets
 import statistics
 import sys
@@ -47,7 +60,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -404,6 +417,115 @@ async def bench_charts_drawn(
     print(f"  target charts drawn ≤ 500 ms: {'met' if p50 <= 500 else 'MISSED'} (p50)")
 
 
+async def ttfb(
+    http: httpx.AsyncClient,
+    path: str,
+    params: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> float:
+    """Milliseconds from sending the request to the first byte of the body."""
+    started = time.perf_counter()
+    first: float | None = None
+    async with http.stream("GET", path, params=params, headers=headers) as response:
+        assert response.status_code == 200, await response.aread()
+        async for _chunk in response.aiter_raw():
+            if first is None:
+                first = time.perf_counter()
+    if first is None:
+        first = time.perf_counter()
+    return (first - started) * 1000
+
+
+async def measure_messages(base: str, key: str, deployment: Any, args: argparse.Namespace) -> None:
+    """The Messages tab beside the API call for the same page, at random positions."""
+    import nats
+
+    from bench.browse import STREAM, fill
+    from services.embedded.nats import APP_USER
+
+    headers = {"Authorization": f"Bearer {key}", "Accept": "text/html"}
+    page = 50  # the tab's default page
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
+        created = await http.post(
+            "/api/v1/orgs/bench/clusters",
+            json={
+                "name": "msgs",
+                "servers": deployment.urls,
+                "auth": {
+                    "type": "user_password",
+                    "username": APP_USER,
+                    "password": deployment.app_password,
+                },
+            },
+        )
+        assert created.status_code == 201, created.text
+        stream = await http.post(
+            "/api/v1/orgs/bench/clusters/msgs/streams",
+            json={"name": STREAM, "subjects": ["bench.>"], "storage": "file", "allow_direct": True},
+        )
+        assert stream.status_code == 201, stream.text
+        nc = await nats.connect(deployment.urls, user=APP_USER, password=deployment.app_password)
+        try:
+            seconds = await fill(nc, args.messages)
+        finally:
+            await nc.close()
+        print(f"\nstream: {args.messages:,} messages published and stored in {seconds:.1f} s")
+        tab_path = f"/orgs/bench/clusters/msgs/streams/{STREAM}"
+        api_path = f"/api/v1/orgs/bench/clusters/msgs/streams/{STREAM}/messages"
+        rng = random.Random(7)
+        positions = [rng.randint(1, args.messages - page + 1) for _ in range(args.positions)]
+        htmx = {"HX-Request": "true", "HX-Target": "stream_tab"}
+
+        def tab(seq: int) -> dict[str, Any]:
+            return {"tab": "messages", "seek": "seq", "seq": seq}
+
+        for seq in positions[:10]:  # warm every path
+            await ttfb(http, tab_path, tab(seq))
+            await ttfb(http, tab_path, tab(seq), htmx)
+            await ttfb(http, api_path, {"start_seq": seq, "limit": page})
+        tab_ms, frag_ms, api_ms = [], [], []
+        for seq in positions:  # interleaved, one in flight: all see the same machine
+            tab_ms.append(await ttfb(http, tab_path, tab(seq)))
+            frag_ms.append(await ttfb(http, tab_path, tab(seq), htmx))
+            api_ms.append(await ttfb(http, api_path, {"start_seq": seq, "limit": page}))
+        sample = await http.get(tab_path, params=tab(500))
+        fragment = await http.get(tab_path, params=tab(500), headers=htmx)
+        assert sample.text.count("/messages/") >= page, "the tab did not render its rows"
+        assert fragment.text.lstrip().startswith('<div id="stream_tab"'), fragment.text[:200]
+        print(
+            f"\nMessages tab, time to first byte at random positions "
+            f"({args.positions} requests a path, {page} rows a page)"
+        )
+        print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
+        row("…?tab=messages&seek=seq (whole page)", tab_ms, len(sample.content))
+        row("  the same as htmx pages it (tab fragment)", frag_ms, len(fragment.content))
+        row("GET …/messages?start_seq=…&limit=50 (API)", api_ms)
+        for label, times in (("whole page", tab_ms), ("tab fragment", frag_ms)):
+            ratio = pct(times, 95) / pct(api_ms, 95)
+            print(
+                f"  {label}: p95 {ratio:.2f} times the API call's; target ≤ 1.5: "
+                f"{'met' if ratio <= 1.5 else 'MISSED'}"
+            )
+
+
+@contextlib.contextmanager
+def nats_deployment() -> Iterator[Any]:
+    """A one-node nats-server with JetStream on a free loopback port, wiped afterwards."""
+    from services.embedded.nats import NatsDeployment
+
+    deployment = NatsDeployment.plan(
+        Path(tempfile.mkdtemp(prefix="jetdeck-bench-web-nats-")),
+        size=1,
+        app_password=secrets.token_urlsafe(12),
+        system_password=secrets.token_urlsafe(12),
+    ).start()
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+        deployment.wipe()
+
+
 STREAM_PAGE_REQUESTS = 50
 NATS_PASSWORD = "bench-app"  # noqa: S105 - the bench's own throwaway nats-server
 
@@ -619,6 +741,9 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--browser-rounds", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--positions", type=int, default=300)
+    parser.add_argument("--only", choices=("charts", "streams", "messages"), default=None)
     parser.add_argument("--streams", type=int, default=10_000)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -651,30 +776,35 @@ def main() -> int:
             key = asyncio.run(seed(env))
             get_settings.cache_clear()
             asyncio.run(migrate_clickhouse(ClickHouse(chdb_url, "jetdeck_bench")))
-            from services.embedded.nats import APP_USER, NatsDeployment
+            with ThreadedServer(free_port()) as server:
+                if args.only in (None, "charts"):
+                    from services.embedded.nats import APP_USER, NatsDeployment
 
-            deployment = NatsDeployment.plan(
-                tmp / "nats-charts",
-                size=1,
-                app_password=secrets.token_urlsafe(12),
-                system_password=secrets.token_urlsafe(12),
-            ).start()
-            try:
-                with ThreadedServer(free_port()) as server:
-                    asyncio.run(
-                        measure(
-                            server.base,
-                            key,
-                            chdb_url,
-                            args.rounds,
-                            (deployment.urls, APP_USER, deployment.app_password),
-                            args.browser_rounds,
+                    charts_nats = NatsDeployment.plan(
+                        tmp / "nats-charts",
+                        size=1,
+                        app_password=secrets.token_urlsafe(12),
+                        system_password=secrets.token_urlsafe(12),
+                    ).start()
+                    try:
+                        asyncio.run(
+                            measure(
+                                server.base,
+                                key,
+                                chdb_url,
+                                args.rounds,
+                                (charts_nats.urls, APP_USER, charts_nats.app_password),
+                                args.browser_rounds,
+                            )
                         )
-                    )
+                    finally:
+                        charts_nats.stop()
+                        charts_nats.wipe()
+                if args.only in (None, "streams"):
                     bench_streams_page(server.base, key, args.streams, tmp)
-            finally:
-                deployment.stop()
-                deployment.wipe()
+                if args.only in (None, "messages"):
+                    with nats_deployment() as deployment:
+                        asyncio.run(measure_messages(server.base, key, deployment, args))
         finally:
             asyncio.run(admin_sql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     return 0

@@ -19,6 +19,7 @@ from services.web.assets import static_router
 from services.web.console import render
 from services.web.dashboard import dashboard_page
 from services.web.errors import exception_handlers
+from services.web.messages import MESSAGE_HANDLERS
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
 from services.web.streams import HANDLERS as STREAM_HANDLERS
@@ -87,6 +88,7 @@ WEB_HANDLERS = [
     *settings_pages.HANDLERS,
     *charts.CHART_HANDLERS,
     *STREAM_HANDLERS,
+    *MESSAGE_HANDLERS,
 ]
 
 

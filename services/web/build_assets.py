@@ -40,6 +40,8 @@ SOURCES: dict[str, Path] = {
     "app.js": WEB / "static" / "src" / "app.js",
     "charts.css": WEB / "static" / "src" / "charts.css",
     "charts.js": WEB / "static" / "src" / "charts.js",
+    "messages.js": WEB / "static" / "src" / "messages.js",
+    "messages.css": WEB / "static" / "src" / "messages.css",
     "config-form.js": WEB / "static" / "src" / "config-form.js",
     "favicon.svg": WEB / "static" / "src" / "favicon.svg",
 }

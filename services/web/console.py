@@ -91,6 +91,7 @@ url, label)` (a link once the route exists, else the label), `ui.when(moment)`
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -218,6 +219,28 @@ async def switcher_choices(
     return orgs, clusters
 
 
+_SWITCHERS = "console_switchers"
+
+
+def prefetch_switchers(
+    request: Request[Any, Any, Any], backends: Backends, org: OrgContext | None
+) -> None:
+    """Start the top bar's queries (organizations and clusters) now, so they run while the
+    page does its own slow work (a NATS read); `render()` then takes their result. Nothing
+    is started for an htmx fragment, which has no top bar."""
+    if request.headers.get("hx-request") == "true" and not (
+        request.headers.get("hx-boosted") == "true"
+        or request.headers.get("hx-history-restore-request")
+    ):
+        return
+    state = request.scope["state"]
+    if _SWITCHERS not in state:
+        task = asyncio.ensure_future(switcher_choices(backends, state["principal"], org))
+        # A page that fails before render() never awaits it: its error is not "unretrieved".
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        state[_SWITCHERS] = task
+
+
 async def render(
     request: Request[Any, Any, Any],
     backends: Backends,
@@ -256,6 +279,9 @@ async def render(
     }
     all_headers = {**VARY, **(headers or {})}
     if block is not None:
+        started = request.scope["state"].pop(_SWITCHERS, None)
+        if started is not None:
+            started.cancel()
         return HTMXBlockTemplate(
             template_name=template,
             block_name=block,
@@ -263,7 +289,8 @@ async def render(
             status_code=status_code,
             headers={**NO_STORE, **all_headers},
         )
-    orgs, clusters = await switcher_choices(backends, principal, org)
+    pending = request.scope["state"].pop(_SWITCHERS, None)
+    orgs, clusters = await (pending or switcher_choices(backends, principal, org))
     return page(
         template,
         backends,
@@ -315,6 +342,7 @@ __all__ = [
     "form_errors",
     "fragment_requested",
     "org_url",
+    "prefetch_switchers",
     "render",
     "see_other",
     "url_with",

@@ -33,9 +33,9 @@ from shared.messages.payloads import (
     payload_view,
     preview,
 )
-from shared.messages.reader import rfc3339, stream_facts
+from shared.messages.reader import BATCH_BYTES, StreamFacts, rfc3339, stream_facts
 from shared.messages.schemas import Message
-from shared.messages.services import browse, get_message
+from shared.messages.services import PAGE_BYTES, browse, get_message
 from shared.nats import ClusterClient
 
 PAGE_PAYLOAD_BYTES = 16 * 1024
@@ -213,29 +213,38 @@ async def message_page(
     q: str | None = None,
     limit: int = DEFAULT_PAGE,
     max_scan: int = SEARCH_SCAN,
+    facts: StreamFacts | None = None,
+    page_bytes: int = PAGE_BYTES,
+    batch_bytes: int = BATCH_BYTES,
 ) -> MessagePageView:
     """One page of the Messages tab at `position`, filtered by `subject` (NATS wildcards)
-    and, with `q`, by payload content."""
+    and, with `q`, by payload content. `facts`: the stream's, when the caller has just read
+    them (the stream page has): the page then costs NATS the read alone."""
     limit = max(1, min(limit, max(PAGE_SIZES)))
     subject = subject.strip() or None if subject else None
     q = q or None
     backward = position.seek in ("last", "before")
     start_seq = position.seq if position.seek in ("seq", "before") else None
-    # The stream's figures for the links, asked alongside the read: no extra round trip.
-    facts, page = await asyncio.gather(
-        stream_facts(client, stream),
-        browse(
-            client,
-            stream,
-            start_seq=start_seq,
-            start_time=position.time if position.seek == "time" else None,
-            subject=subject,
-            direction="backward" if backward else "forward",
-            limit=limit,
-            q=q,
-            max_scan=max_scan,
-        ),
+    read = browse(
+        client,
+        stream,
+        start_seq=start_seq,
+        start_time=position.time if position.seek == "time" else None,
+        subject=subject,
+        direction="backward" if backward else "forward",
+        limit=limit,
+        q=q,
+        max_scan=max_scan,
+        page_bytes=page_bytes,
+        batch_bytes=batch_bytes,
+        facts=facts,
     )
+    if facts is None:
+        # The stream's figures for the links, asked alongside the read: no extra round trip.
+        known, page = await asyncio.gather(stream_facts(client, stream), read)
+    else:
+        known, page = facts, await read
+    facts = known
     last = max([facts.last_seq, *(m.seq for m in page.messages)])
     found = list(reversed(page.messages)) if backward else page.messages
     rows, used = to_rows(found)

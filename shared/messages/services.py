@@ -67,15 +67,17 @@ async def browse(
     max_scan: int | None = None,
     page_bytes: int = PAGE_BYTES,
     batch_bytes: int = BATCH_BYTES,
+    facts: StreamFacts | None = None,
 ) -> MessagePage:
     """A page of messages. With `q`, only those whose payload contains it, examining at most
     `max_scan` messages; `next_seq` is where the next request continues (null at the end).
+    `facts`: the stream's, when the caller has just read them (saves a STREAM.INFO).
 
     Memory is bounded whatever the payload size: a page holds at most `page_bytes` of
     payload (at least one message; `next_seq` continues), and NATS is read a batch of at
     most `batch_bytes` at a time."""
     start_time = rfc3339(start_time)
-    facts = await stream_facts(client, stream)
+    facts = facts or await stream_facts(client, stream)
     needle = q.encode() if q else None
     max_scan = max_scan or MAX_SCAN
     if direction == "backward":
