@@ -431,6 +431,7 @@ async def tail(
             f"{base}{cluster}/streams/{stream}/messages/tail",
             params={"subject": subject},
             headers=auth,
+            timeout=httpx.Timeout(30, read=None),  # a quiet tail may stay silent for long
         ) as r:
             if r.status_code != 200:
                 stats.tail_errors.append(f"{r.status_code} {(await r.aread())[:120]!r}")

@@ -119,7 +119,8 @@ class MessageController(Controller):
         subject: FromQuery[str | None] = None,
     ) -> ServerSentEvent:
         """Events: `message` (a message as JSON), `skipped` (`{"skipped": n}`: the client fell
-        behind and missed n messages), `end` (`{"reason": "stream_deleted"}`, last)."""
+        behind and missed n messages), `end` (`{"reason": "stream_deleted"}`, last); a
+        `: keepalive` comment after 15 s without any."""
         principal = org_context.principal
         sub = await backends.tails.subscribe(
             nats, stream, subject=subject, user=str(principal.user_id or principal.id)
@@ -128,6 +129,9 @@ class MessageController(Controller):
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             try:
                 async for event in sub:
+                    if event.kind == "heartbeat":
+                        yield ServerSentEventMessage(comment="keepalive")
+                        continue
                     if event.kind == "message":
                         data = msgspec.json.encode(event.message).decode()
                     elif event.kind == "skipped":

@@ -40,10 +40,11 @@ RETRY_SECONDS = 1.0
 @dataclass(frozen=True)
 class TailEvent:
     """What a tail subscriber receives: a `message`; `skipped` (this many messages were
-    dropped because the subscriber fell behind); or `end` (`reason`: `stream_deleted`,
-    `connection_closed`), after which nothing follows."""
+    dropped because the subscriber fell behind); `heartbeat` (nothing happened for a while:
+    lets an idle connection show it is alive, through proxies); or `end` (`reason`:
+    `stream_deleted`, `connection_closed`), after which nothing follows."""
 
-    kind: Literal["message", "skipped", "end"]
+    kind: Literal["message", "skipped", "heartbeat", "end"]
     message: Message | None = None
     skipped: int = 0
     reason: str | None = None
@@ -53,6 +54,7 @@ class TailSubscription:
     """One subscriber of a shared tail: iterate for events; `close()` when done (always)."""
 
     def __init__(self, hub: TailHub, feed: _Feed, user: str, queue: int) -> None:
+        self._heartbeat = hub.heartbeat_seconds
         self._hub, self._feed, self.user = hub, feed, user
         self._queue: deque[Message] = deque()
         self._size = queue
@@ -88,7 +90,10 @@ class TailSubscription:
                 yield TailEvent("end", reason=self.ended)
                 return
             self._wake.clear()
-            await self._wake.wait()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._heartbeat)
+            except TimeoutError:
+                yield TailEvent("heartbeat")
 
     def close(self) -> None:
         if not self.closed:
@@ -172,8 +177,10 @@ class TailHub:
         poll_seconds: float = 0.25,
         queue: int = 256,
         batch_bytes: int = BATCH_BYTES,
+        heartbeat_seconds: float = 15.0,
     ) -> None:
         self.per_user, self.per_process = per_user, per_process
+        self.heartbeat_seconds = heartbeat_seconds
         self.poll_seconds, self.queue, self.batch_bytes = poll_seconds, queue, batch_bytes
         self._feeds: dict[tuple[int, str, str], _Feed] = {}
         self._by_user: Counter[str] = Counter()

@@ -246,6 +246,7 @@ async def test_tail_streams_new_messages_as_server_sent_events_until_the_client_
     await on_server.create_stream("S", subjects=["s.>"], allow_direct=True)
     await publish(on_server, "S", "s.a", "before")
     received: list[dict[str, Any]] = []
+    subscribed = asyncio.Event()
 
     async def listen() -> None:
         async with (
@@ -258,6 +259,7 @@ async def test_tail_streams_new_messages_as_server_sent_events_until_the_client_
             ) as response,
         ):
             assert response.headers["content-type"].startswith("text/event-stream")
+            subscribed.set()  # the tail is in place once the response has begun
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
                     received.append(json.loads(line[5:]))
@@ -265,7 +267,7 @@ async def test_tail_streams_new_messages_as_server_sent_events_until_the_client_
                         return  # the client goes away; the server's loop must end
 
     listener = asyncio.create_task(listen())
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(subscribed.wait(), 10)
     await publish(on_server, "S", "s.a", "one")
     await publish(on_server, "S", "s.b", "two")
     await asyncio.wait_for(listener, 10)

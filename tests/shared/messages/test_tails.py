@@ -133,3 +133,20 @@ async def test_a_slow_subscriber_keeps_its_queue_and_is_told_how_many_it_missed(
     await hub.close()
     assert events[0] == TailEvent("skipped", skipped=7)
     assert texts(events[1:]) == ["m7", "m8", "m9"]
+
+
+async def test_a_quiet_tail_sends_heartbeats_between_messages(stream) -> None:
+    client, js = stream
+    hub = TailHub(poll_seconds=0.05, heartbeat_seconds=0.05)
+    sub = await hub.subscribe(client, "T", user="u1")
+    first = await take(sub, 1)
+    await js.publish("t.a", b"after")
+    events: list[TailEvent] = []
+    async for event in sub:  # bounded: the message comes within the poll interval
+        events.append(event)
+        if event.kind == "message" or len(events) > 200:
+            break
+    sub.close()
+    await hub.close()
+    assert first == [TailEvent("heartbeat")]
+    assert texts(events) == ["after"]
