@@ -199,6 +199,52 @@ class MetricsSettings(_Section):
     token: str | None = None
 
 
+class NotifySettings(_Section):
+    """Alert notifications: outbound safety, retries, and the third-party endpoints."""
+
+    model_config = SettingsConfigDict(env_prefix="JETDECK_NOTIFY_")
+    # Loopback, private, link-local and metadata addresses are refused unless this is true.
+    allow_private_networks: EnvBool = False
+    # Seconds for each outbound call (connect, read, write, pool).
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    # The first retry waits about this long; each next one twice as long (with jitter).
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    # Attempts per notification, the first included (7: six retries over about 30 minutes).
+    max_attempts: int = Field(default=7, ge=1, le=20)
+    # A delivery still "sending" this long after its claim was lost with its worker.
+    stale_after_seconds: int = Field(default=120, ge=10)
+    # Transient failures in a row that open a channel's circuit, and for how long.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_seconds: int = Field(default=300, ge=1)
+    # Alerts listed by name in one grouped message; the rest are counted.
+    group_list_limit: int = Field(default=20, ge=1, le=200)
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    telegram_api_url: str = "https://api.telegram.org"
+    # Where links in notifications point (the web console); default http://<host>:<port>.
+    console_url: str | None = None
+
+    @field_validator("pagerduty_url", "telegram_api_url", "console_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in {"http", "https"}:
+            raise ValueError("expected an http(s):// URL")
+        return value.rstrip("/") if value else value
+
+
+class SmtpSettings(_Section):
+    """The SMTP server email notifications go through."""
+
+    model_config = SettingsConfigDict(env_prefix="JETDECK_SMTP_")
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    from_address: str = "jetdeck@localhost"
+    # "starttls" upgrades a plain connection (port 587), "tls" is TLS from the start (465).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+
 class Settings(BaseModel):
     app: AppSettings
     database: DatabaseSettings
@@ -207,6 +253,8 @@ class Settings(BaseModel):
     nats: NatsSettings
     workers: WorkerSettings
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     _sections: ClassVar[dict[str, type[_Section]]] = {
         "app": AppSettings,
@@ -216,6 +264,8 @@ class Settings(BaseModel):
         "nats": NatsSettings,
         "workers": WorkerSettings,
         "metrics": MetricsSettings,
+        "notify": NotifySettings,
+        "smtp": SmtpSettings,
     }
 
     def require(self, *names: str) -> Settings:
@@ -238,7 +288,7 @@ def _describe(section: type[_Section], error: ValidationError) -> list[str]:
         field = str(item["loc"][0]) if item["loc"] else ""
         message = item["msg"].removeprefix("Value error, ")
         # Keys and URLs (which may carry a password) are never echoed back.
-        secret = field.endswith("key") or field == "url"
+        secret = field.endswith("key") or field in {"url", "password"}
         shown = "value hidden" if secret else f"got {item.get('input')!r}"
         problems.append(f"{prefix}{field}".upper() + f": {message} ({shown})")
     return problems

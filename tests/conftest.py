@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.accounts",
     "tests.fixtures.jetstream",
     "tests.fixtures.nats_auth",
+    "tests.fixtures.receivers",
 ]

@@ -7,6 +7,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
+from services.api.alerts import AlertController, AlertRuleController, SilenceController
 from services.api.api_keys import ApiKeyController
 from services.api.audit_events import AuditEventController
 from services.api.auth_routes import AuthController
@@ -16,6 +17,7 @@ from services.api.errors import exception_handlers
 from services.api.members import InvitationController, MemberController
 from services.api.messages import MessageController
 from services.api.metrics import MetricsController
+from services.api.notification_channels import NotificationChannelController
 from services.api.orgs import OrgController
 from services.api.streams import StreamController
 
@@ -34,6 +36,11 @@ API_HANDLERS: list[ControllerRouterHandler] = [
     MessageController,
     # metrics history
     MetricsController,
+    # alerts and notifications
+    AlertRuleController,
+    AlertController,
+    SilenceController,
+    NotificationChannelController,
 ]
 
 

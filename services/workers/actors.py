@@ -17,10 +17,13 @@ from services.workers.broker import broker
 from services.workers.collection import enqueue_collections, release
 from services.workers.context import worker_backends
 from shared.accounts.housekeeping import purge_expired
+from shared.alerts.evaluation import evaluate_rules
+from shared.alerts.metrics import Cycle
 from shared.errors import Unavailable
 from shared.metrics.collector import collect_cluster
 from shared.metrics.own import record_collection
 from shared.metrics.targets import collection_target, enabled_cluster_ids
+from shared.notify.outbox import deliver, sweep
 from shared.workers_state import HEARTBEAT_KEY
 
 log = logging.getLogger("jetdeck.workers")
@@ -109,6 +112,19 @@ async def _collect_metrics(cluster_id: str, cycle: int, final: bool) -> None:
             datetime.fromtimestamp(cycle, UTC),
             backends.settings.metrics,
         )
+        # Alerts right after the cycle's samples are stored, on those very samples. A failure
+        # here retries the whole cycle: storing is idempotent and so is the evaluation.
+        queued = await evaluate_rules(
+            backends,
+            Cycle(
+                cluster_id,
+                target.cluster_name,
+                result.ts,
+                result.collection if result.reachable else None,
+            ),
+        )
+        for delivery_id in queued:
+            deliver_notification.send(delivery_id)
         done = True
     finally:
         if backends.redis is not None and (done or final):
@@ -133,3 +149,25 @@ async def housekeeping() -> None:
     changed anything), and log how many went."""
     counts = await purge_expired(worker_backends())
     log.info("housekeeping: deleted %s", ", ".join(f"{n} {table}" for table, n in counts.items()))
+
+
+# Retry policy: none at the Dramatiq level. The outbox row carries its own: transient failures
+# are re-sent by this actor itself with the backoff `deliver` computed (bounded attempts);
+# permanent ones are never retried. A message lost on the way is made good by the sweeper.
+@dramatiq.actor(broker=broker, max_retries=0, time_limit=120_000)
+async def deliver_notification(delivery_id: str) -> None:
+    """Send one queued notification (claimed atomically; a duplicate message is a no-op)."""
+    outcome = await deliver(worker_backends(), delivery_id)
+    if outcome.state in ("retry", "held") and outcome.retry_in is not None:
+        deliver_notification.send_with_options(
+            args=(delivery_id,), delay=int(outcome.retry_in * 1000) + 1
+        )
+
+
+# Retry policy: none. It runs every few seconds; the next run does what a failed one missed.
+@dramatiq.actor(broker=broker, max_retries=0, time_limit=60_000)
+async def sweep_deliveries() -> None:
+    """Re-queue deliveries a killed worker left "sending" and any due one whose message was
+    lost; each keeps its id (the webhook-id), so a receiver can deduplicate a resend."""
+    for delivery_id in await sweep(worker_backends()):
+        deliver_notification.send(delivery_id)

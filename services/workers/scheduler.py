@@ -103,9 +103,18 @@ class Scheduler:
         self.lock.release()
 
 
+# Seconds between sweeps of the notification outbox (stuck or lost deliveries).
+SWEEP_EVERY = 15
+
+
 def standard_jobs(scheduler: Scheduler) -> Scheduler:
     """The jobs every JetDeck deployment runs; feature issues add theirs here."""
-    from services.workers.actors import heartbeat, housekeeping, schedule_collections
+    from services.workers.actors import (
+        heartbeat,
+        housekeeping,
+        schedule_collections,
+        sweep_deliveries,
+    )
     from shared.config import get_settings
 
     scheduler.every(HEARTBEAT_EVERY, "heartbeat", heartbeat.send)
@@ -117,6 +126,7 @@ def standard_jobs(scheduler: Scheduler) -> Scheduler:
     scheduler.every(
         interval, "collect-metrics", lambda: schedule_collections.send(collection_cycle(interval))
     )
+    scheduler.every(SWEEP_EVERY, "sweep-deliveries", sweep_deliveries.send)
     return scheduler
 
 

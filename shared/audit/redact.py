@@ -10,7 +10,8 @@ REDACTED = "[redacted]"
 # Key names (any case, any separator) whose values are secrets.
 _SECRET = re.compile(
     r"(pass(word|wd|phrase)?|secret|token|seed|creds|credentials|nkey|private|key_pem|"
-    r"api_?key|^key$|signing_?key|webhook(_?url)?|slack(_?url)?|smtp_?pass|authorization|cookie)",
+    r"api_?key|^key$|signing_?key|routing_?key|webhook(_?url)?|slack(_?url)?|smtp_?pass|"
+    r"authorization|cookie)",
     re.IGNORECASE,
 )
 

@@ -82,6 +82,8 @@ class CollectionResult:
     consumers: int = 0
     written: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    # The samples themselves, for the alert evaluation that follows the cycle.
+    collection: Collection | None = field(default=None, repr=False)
 
     @property
     def reachable(self) -> bool:
@@ -95,14 +97,17 @@ def cycle_time(interval: int, now: float | None = None) -> datetime:
 
 
 async def collect_cluster(
-    ch: ClickHouse,
+    ch: ClickHouse | None,
     pool: ConnectionPool,
     target: CollectTarget,
     ts: datetime,
     settings: MetricsSettings | None = None,
+    *,
+    write: bool = True,
 ) -> CollectionResult:
     """Collect and store one cycle. A cluster that cannot be read is recorded as unreachable;
-    only a ClickHouse failure raises (the actor's retry then repeats the cycle harmlessly)."""
+    only a ClickHouse failure raises (the actor's retry then repeats the cycle harmlessly).
+    `write=False` reads without storing (an alert rule's preview)."""
     settings = settings or MetricsSettings()
     started = time.monotonic()
     counter = _Counter()
@@ -141,7 +146,10 @@ async def collect_cluster(
                 error=error or "unreachable",
             )
         )
-    written = await store.write_collection(ch, collection)
+    written: dict[str, int] = {}
+    if write:
+        assert ch is not None, "storing samples needs ClickHouse"
+        written = await store.write_collection(ch, collection)
     return CollectionResult(
         cluster_id=target.cluster_id,
         ts=ts,
@@ -153,6 +161,7 @@ async def collect_cluster(
         consumers=len(collection.consumers),
         written=written,
         error=error if source == "unreachable" else None,
+        collection=collection,
     )
 
 
@@ -211,7 +220,8 @@ JSZ_BODY: dict[str, Any] = {
     "accounts": True,
     "streams": True,
     "consumer": True,
-    "config": False,
+    # Configs carry what alerts read: limits, max_ack_pending, io.nats.monitor.* metadata.
+    "config": True,
     "limit": JSZ_LIMIT,
 }
 
@@ -323,7 +333,14 @@ def apply_jsz(
     collection.accounts.extend(accounts.values())
     for (account_name, _), (_, report) in streams.items():
         collection.streams.append(
-            StreamSample.from_report(account_name, report.name, report.created, report.state)
+            StreamSample.from_report(
+                account_name,
+                report.name,
+                report.created,
+                report.state,
+                report.config,
+                report.cluster,
+            )
         )
     for (account_name, stream_name, _), (_, c) in consumers.items():
         collection.consumers.append(ConsumerSample.from_report(account_name, stream_name, c))
@@ -402,7 +419,9 @@ async def _from_listing(
             break
     for s in streams:
         collection.streams.append(
-            StreamSample.from_report(account, s.config.name, s.created, s.state)
+            StreamSample.from_report(
+                account, s.config.name, s.created, s.state, s.config, s.cluster
+            )
         )
 
     gate = asyncio.Semaphore(LIST_CONCURRENCY)

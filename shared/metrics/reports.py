@@ -14,6 +14,9 @@ import msgspec
 class Peer(msgspec.Struct):
     name: str = ""
     current: bool = False
+    offline: bool = False
+    lag: int = 0
+    active: int = 0  # nanoseconds since the peer was last seen
 
 
 class ClusterInfo(msgspec.Struct):
@@ -31,6 +34,8 @@ class SequenceInfo(msgspec.Struct):
 class ConsumerConfig(msgspec.Struct):
     filter_subject: str | None = None
     filter_subjects: list[str] | None = None
+    max_ack_pending: int = 0
+    metadata: dict[str, str] | None = None
 
 
 class ConsumerReport(msgspec.Struct):
@@ -58,22 +63,29 @@ class StreamState(msgspec.Struct):
     num_deleted: int = 0
 
 
+class StreamConfig(msgspec.Struct):
+    """The parts of a stream's config alerts read (limits, replicas, monitor metadata)."""
+
+    name: str = ""
+    max_msgs: int = -1
+    max_bytes: int = -1
+    num_replicas: int = 1
+    metadata: dict[str, str] | None = None
+
+
 class StreamReport(msgspec.Struct):
     name: str = ""
     created: datetime | None = None
     state: StreamState = msgspec.field(default_factory=StreamState)
     cluster: ClusterInfo | None = None
     consumer_detail: list[ConsumerReport] | None = None
-
-
-class StreamConfigName(msgspec.Struct):
-    name: str = ""
+    config: StreamConfig | None = None
 
 
 class StreamListItem(msgspec.Struct):
     """A STREAM.LIST item: the name sits in `config`."""
 
-    config: StreamConfigName = msgspec.field(default_factory=StreamConfigName)
+    config: StreamConfig = msgspec.field(default_factory=StreamConfig)
     created: datetime | None = None
     state: StreamState = msgspec.field(default_factory=StreamState)
     cluster: ClusterInfo | None = None

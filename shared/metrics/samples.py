@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.metrics.reports import ConsumerReport, StreamState
+from shared.metrics.reports import ClusterInfo, ConsumerReport, StreamConfig, StreamState
 
 
 @dataclass
@@ -21,13 +21,27 @@ class StreamSample:
     consumer_count: int
     num_subjects: int
     num_deleted: int
+    # From the stream's config and cluster block, when NATS reported them (alerts read these).
+    max_msgs: int = -1
+    max_bytes: int = -1
+    replicas: int = 1
+    metadata: dict[str, str] = field(default_factory=dict)
+    # The leader and its replicas as (name, current, offline, lag, active ns); None unclustered.
+    peers: list[tuple[str, bool, bool, int, int]] | None = None
+    has_leader: bool = True
 
     @classmethod
     def from_report(
-        cls, account: str, name: str, created: datetime | None, state: StreamState
+        cls,
+        account: str,
+        name: str,
+        created: datetime | None,
+        state: StreamState,
+        config: StreamConfig | None = None,
+        cluster: ClusterInfo | None = None,
     ) -> StreamSample:
         last_ts = state.last_ts if state.last_ts and state.last_ts.year > 1970 else None
-        return cls(
+        sample = cls(
             account,
             name,
             created,
@@ -40,6 +54,16 @@ class StreamSample:
             state.num_subjects,
             state.num_deleted,
         )
+        if config is not None:
+            sample.max_msgs, sample.max_bytes = config.max_msgs, config.max_bytes
+            sample.replicas = config.num_replicas
+            sample.metadata = dict(config.metadata or {})
+        if cluster is not None:
+            sample.has_leader = bool(cluster.leader)
+            sample.peers = [
+                (p.name, p.current, p.offline, p.lag, p.active) for p in cluster.replicas or []
+            ]
+        return sample
 
 
 @dataclass
@@ -58,10 +82,15 @@ class ConsumerSample:
     ack_floor_stream_seq: int
     last_active: datetime | None
     time_lag_seconds: float | None = None
+    last_delivered: datetime | None = None
+    last_acked: datetime | None = None
+    max_ack_pending: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_report(cls, account: str, stream: str, c: ConsumerReport) -> ConsumerSample:
         actives = [t for t in (c.delivered.last_active, c.ack_floor.last_active) if t]
+        config = c.config
         return cls(
             account,
             stream or c.stream_name,
@@ -76,6 +105,10 @@ class ConsumerSample:
             c.ack_floor.consumer_seq,
             c.ack_floor.stream_seq,
             max(actives) if actives else None,
+            last_delivered=c.delivered.last_active,
+            last_acked=c.ack_floor.last_active,
+            max_ack_pending=config.max_ack_pending if config else 0,
+            metadata=dict(config.metadata or {}) if config else {},
         )
 
 

@@ -1,0 +1,85 @@
+"""Slack incoming webhooks, as Block Kit: severity, target, value against threshold, a link
+to the target's console page, the runbook."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from shared.config import Settings
+from shared.errors import Invalid
+from shared.notify import http
+from shared.notify.base import ChannelConfig, DeliveryError, Outgoing, SendResult, register
+from shared.notify.message import condition_words, entry_line, target_label, text_lines, title
+
+SLACK_LIST_LIMIT = 20  # a section block holds 3000 characters; keep a margin
+
+
+@register
+class SlackChannel:
+    kind: ClassVar[str] = "slack"
+    secret_fields: ClassVar[tuple[str, ...]] = ("webhook_url",)
+    required: ClassVar[tuple[str, ...]] = ("webhook_url",)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def check_config(self, config: dict[str, Any], secrets: dict[str, Any]) -> None:
+        if not str(secrets.get("webhook_url", "")).startswith(("https://", "http://")):
+            raise Invalid(
+                "config.webhook_url: expected the Slack incoming webhook URL",
+                code="invalid_channel_config",
+                extra={"field": "config.webhook_url"},
+            )
+
+    def blocks(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": title(payload)[:150]}}
+        ]
+        if payload["event"] == "test":
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": "\n".join(text_lines(payload))},
+                }
+            )
+            return blocks
+        rule = payload["rule"]
+        fields = [
+            {"type": "mrkdwn", "text": f"*Severity*\n{rule['severity']}"},
+            {
+                "type": "mrkdwn",
+                "text": f"*Condition*\n{condition_words(rule.get('condition', {}))}",
+            },
+        ]
+        blocks.append({"type": "section", "fields": fields})
+        lines = [
+            f"• <{e['url']}|{target_label(e['target'])}> "
+            + entry_line(e, payload).split(": ", 1)[-1]
+            for e in payload["alerts"][:SLACK_LIST_LIMIT]
+        ]
+        more = payload["count"] - len(lines)
+        if more > 0:
+            lines.append(f"… and {more} more")
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}
+        )
+        links = [f"<{payload['console_url']}|Open in JetDeck>"]
+        if rule.get("runbook_url"):
+            links.append(f"<{rule['runbook_url']}|Runbook>")
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]}
+        )
+        return blocks
+
+    async def send(self, message: Outgoing, channel: ChannelConfig) -> SendResult:
+        payload = message.payload
+        body = {"text": title(payload), "blocks": self.blocks(payload)}
+        answer = await http.request(
+            "POST", channel.secrets["webhook_url"], self.settings.notify, json=body
+        )
+        text = answer.body.decode("utf-8", "replace").strip()
+        if answer.status_code == 200 and text not in ("", "ok"):
+            # Slack answers 200 with an error word in a few cases; none of them heal alone.
+            raise DeliveryError(f"Slack answered: {text[:200]}", permanent=True, status_code=200)
+        http.raise_for_answer(answer, "Slack")
+        return SendResult(answer.status_code)
