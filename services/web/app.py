@@ -15,7 +15,9 @@ from services.access import Access, access
 from services.api.auth import Principal
 from services.api.security import COOKIE_AUTH
 from services.web import formatting
+from services.web.alerts import ALERT_HANDLERS
 from services.web.assets import static_router
+from services.web.channels import CHANNEL_HANDLERS
 from services.web.console import render
 from services.web.dashboard import clusters_page, dashboard_page
 from services.web.errors import exception_handlers
@@ -74,7 +76,18 @@ async def account(
     return await render(request, backends, "account.html", org=None, section="account", me=me)
 
 
-WEB_HANDLERS = [home, status, account, login_form, login, logout, dashboard_page, clusters_page]
+WEB_HANDLERS = [
+    home,
+    status,
+    account,
+    login_form,
+    login,
+    logout,
+    dashboard_page,
+    clusters_page,
+    *ALERT_HANDLERS,
+    *CHANNEL_HANDLERS,
+]
 
 
 def web_router() -> Router:

@@ -47,7 +47,8 @@ controls (sort, page, filter, tab) push the URL (`hx-push-url="true"`); polling 
 Template context on console pages: `user` (Principal), `org` (OrgContext), `orgs` (the user's
 memberships, for the switcher), `clusters` (the organization's cluster names and
 environments), `cluster` (the current one's name or None), `section` (the navigation entry to
-mark current: dashboard, clusters, streams, members, api-keys, audit, account), `crumbs`,
+mark current: dashboard, clusters, streams, alerts, members, api-keys, channels, audit,
+account), `crumbs`,
 `csrf_token`, `fragment` (the block being rendered alone, or None), `has_page(path)` (the
 navigation shows an entry only once its route exists: `has_page('/orgs/{org}/settings/audit')`),
 and two functions:
@@ -115,7 +116,17 @@ LIVE_TRIGGER = (
     "every 10s [document.visibilityState === 'visible'], "
     "visibilitychange[document.visibilityState === 'visible'] from:document"
 )
-SECTIONS = ("dashboard", "clusters", "streams", "members", "api-keys", "audit", "account")
+SECTIONS = (
+    "dashboard",
+    "clusters",
+    "streams",
+    "alerts",
+    "members",
+    "api-keys",
+    "channels",
+    "audit",
+    "account",
+)
 
 
 @dataclass(frozen=True)
@@ -241,8 +252,9 @@ async def render(
         "has_page": lambda path: page_exists(request, path),
         "settings_sections": lambda: [
             key
-            for key in ("members", "api-keys", "audit")
+            for key in ("members", "api-keys", "channels", "audit")
             if page_exists(request, f"/orgs/{{org}}/settings/{key}")
+            and (key != "channels" or (org is not None and org.role.at_least(Role.ADMIN)))
         ],
         "LIVE_TRIGGER": LIVE_TRIGGER,
         **context,

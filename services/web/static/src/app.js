@@ -83,6 +83,17 @@
     event.detail.elt.querySelectorAll("[data-confirm-name]").forEach(syncConfirm);
   });
 
+  // A "Copy" button copies the text of the element its data-copy names (a secret shown once).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      button.textContent = "Copied";
+    }, function () {});
+  });
+
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
   else setUp();
 })();
