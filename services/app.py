@@ -15,13 +15,13 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from services.access import assert_every_route_declares_access
-from services.api.app import api_router, openapi_config
+from services.api.app import api_router, document_statuses, openapi_config
 from services.api.audit import audit_middleware
 from services.api.auth import access_middleware
 from services.api.auth import dependencies as auth_dependencies
 from services.api.errors import exception_handlers
 from services.api.metrics import prometheus_metrics, request_metrics
-from services.api.security import security_headers
+from services.api.security import forwarded_headers, security_headers
 from services.health import healthz, readyz
 from services.web.app import template_config, web_router
 from shared.backends import Backends
@@ -81,9 +81,15 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]
         dependencies={"backends": Provide(_backends, sync_to_thread=False), **auth_dependencies()},
-        # Access: one middleware enforces every route's declared level, the next records every
-        # audited mutation; security headers on every response; CORS only when asked.
-        middleware=[request_metrics, access_middleware, audit_middleware],
+        # Forwarded headers from trusted proxies only. Access: one middleware enforces every
+        # route's declared level, the next records every audited mutation; security headers on
+        # every response; CORS only when asked.
+        middleware=[
+            *forwarded_headers(settings),
+            request_metrics,
+            access_middleware,
+            audit_middleware,
+        ],
         before_send=[security_headers],
         cors_config=CORSConfig(allow_origins=settings.app.cors_origins, allow_credentials=False)
         if settings.app.cors_origins
@@ -98,4 +104,6 @@ def create_app(
         debug=False,
     )
     assert_every_route_declares_access(app)
+    if api:
+        document_statuses(app)
     return app

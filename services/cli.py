@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.config import ConfigError, Settings, get_settings
 
@@ -88,16 +88,23 @@ def serve_http(app: Litestar, host: str, port: int) -> None:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    config = uvicorn.Config(
+    Server(uvicorn_config(app, host, port)).run()
+
+
+def uvicorn_config(app: Any, host: str, port: int) -> Any:
+    """How JetDeck's HTTP server runs. Forwarded headers are the app's business (trusted only
+    from JETDECK_TRUSTED_PROXIES), so uvicorn's own handling (which trusts 127.0.0.1) is off."""
+    import uvicorn
+
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level="warning",
         lifespan="on",
-        proxy_headers=True,
+        proxy_headers=False,
         server_header=False,
     )
-    Server(config).run()
 
 
 def _apps(args: argparse.Namespace, *, api: bool, web: bool) -> int:
@@ -229,7 +236,7 @@ COMMON.add_argument(
 
 
 # Modules that register further commands through `command` and `PARSER_HOOKS`.
-COMMAND_MODULES = ["services.cli_users", "services.cli_clusters"]
+COMMAND_MODULES = ["services.cli_users", "services.cli_clusters", "services.cli_orgs"]
 
 
 def load_command_modules() -> None:

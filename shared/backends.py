@@ -5,14 +5,49 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import asyncpg
 import redis.asyncio as aioredis
+import redis.exceptions as redis_errors
+from clickhouse_connect.driver import exceptions as ch_exc
+from sqlalchemy import exc as sa_exc
 
+from shared import errors
+from shared.clusters.addresses import AddressPolicy
 from shared.config import Settings
 from shared.db import Database
 from shared.metrics.clickhouse import ClickHouse
 from shared.nats import ConnectionPool
 
 CHECK_TIMEOUT = 2.0
+# Redis answers in milliseconds: a command that takes this long means it is frozen or gone.
+REDIS_TIMEOUT = 2.0
+
+
+def unavailable_from(exc: BaseException) -> errors.Unavailable | None:
+    """The domain error for a backing service failing (PostgreSQL, Redis, ClickHouse down,
+    frozen or refusing), so a front door answers 503 naming it rather than the catch-all 500;
+    None for anything else (a bug stays a 500)."""
+    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
+        return errors.Unavailable(
+            "Redis is not answering; try again shortly.", code="redis_unavailable"
+        )
+    if isinstance(
+        exc,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError,
+    ) or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated):
+        return errors.Unavailable(
+            "The database is not answering; try again shortly.", code="database_unavailable"
+        )
+    if isinstance(exc, ch_exc.OperationalError):
+        return errors.Unavailable(
+            "ClickHouse is not answering; try again shortly.", code="clickhouse_unavailable"
+        )
+    return None
 
 
 @dataclass
@@ -33,14 +68,19 @@ class Backends:
             if settings.database.url
             else None,
             redis=aioredis.Redis.from_url(
-                settings.redis.url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=5
+                settings.redis.url,
+                socket_connect_timeout=CHECK_TIMEOUT,
+                socket_timeout=REDIS_TIMEOUT,
             )
             if settings.redis.url
             else None,
             clickhouse=ClickHouse(settings.clickhouse.url, settings.clickhouse.database)
             if settings.clickhouse.url
             else None,
-            nats=ConnectionPool(timeout=settings.nats.request_timeout),
+            nats=ConnectionPool(
+                timeout=settings.nats.request_timeout,
+                pin=AddressPolicy(settings.clusters.allowed_networks).pin,
+            ),
         )
 
     async def readiness(self) -> dict[str, str]:

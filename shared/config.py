@@ -19,10 +19,13 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
 )
+
+from shared.netguard import parse_networks
 
 _TRUE = {"true", "1", "on"}
 _FALSE = {"false", "0", "off"}
@@ -46,7 +49,8 @@ def _comma_list(value: Any) -> Any:
 
 
 EnvBool = Annotated[bool, BeforeValidator(_strict_bool)]
-CommaList = Annotated[list[str], BeforeValidator(_comma_list)]
+# NoDecode: the value is comma-separated text, not JSON.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 
 
 class ConfigError(Exception):
@@ -106,6 +110,17 @@ class AppSettings(_Section):
     refresh_token_ttl: int = Field(default=30 * 86400, ge=300)
     invitation_ttl: int = Field(default=7 * 86400, ge=300)
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    # Proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed; none by default,
+    # so a client cannot pick the IP its sign-in attempts are counted under.
+    trusted_proxies: CommaList = Field(default_factory=list)
+    # Who may create an organization through the API: `anyone` signed in, or `operators` only
+    # (then `jetdeck orgs create` on the host is the way).
+    org_creation: Literal["anyone", "operators"] = "anyone"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return _cidrs(value)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -183,6 +198,26 @@ class WorkerSettings(_Section):
     housekeeping_interval: int = Field(default=3600, ge=60)
 
 
+def _cidrs(values: list[str]) -> list[str]:
+    try:
+        return [str(network) for network in parse_networks(values)]
+    except ValueError as exc:
+        raise ValueError(f"expected comma-separated CIDRs such as 10.0.0.0/8 ({exc})") from None
+
+
+class ClusterSettings(_Section):
+    """Where registered clusters may live (ARCHITECTURE.md decision 14). Link-local and cloud
+    metadata addresses are refused always; `allowed_networks`, when set, narrows the rest."""
+
+    model_config = SettingsConfigDict(env_prefix="JETDECK_CLUSTER_")
+    allowed_networks: CommaList = Field(default_factory=list)
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return _cidrs(value)
+
+
 class MetricsSettings(_Section):
     """Metrics history: retention of each resolution, collection bounds, /metrics access."""
 
@@ -195,8 +230,11 @@ class MetricsSettings(_Section):
     time_lag_reads: int = Field(default=100, ge=0)
     # The longest one JSZ round may take (it ends earlier once every server answered).
     jsz_timeout: float = Field(default=5.0, gt=0)
-    # When set, `GET /metrics` needs `Authorization: Bearer <token>`; unset, it is public.
+    # `GET /metrics` names every organization's clusters, so it is closed by default: it needs
+    # `Authorization: Bearer <token>` when a token is set, and is open to anyone only when
+    # `public` says so explicitly (a scrape from a trusted internal network).
     token: str | None = None
+    public: EnvBool = False
 
 
 class NotifySettings(_Section):
@@ -255,6 +293,7 @@ class Settings(BaseModel):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    clusters: ClusterSettings = Field(default_factory=ClusterSettings)
 
     _sections: ClassVar[dict[str, type[_Section]]] = {
         "app": AppSettings,
@@ -266,6 +305,7 @@ class Settings(BaseModel):
         "metrics": MetricsSettings,
         "notify": NotifySettings,
         "smtp": SmtpSettings,
+        "clusters": ClusterSettings,
     }
 
     def require(self, *names: str) -> Settings:

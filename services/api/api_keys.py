@@ -30,7 +30,7 @@ class ApiKeyController(Controller):
     ) -> Page[ApiKeyOut]:
         return await api_keys.list_api_keys(backends, org_context, offset, limit)
 
-    @post("/", opt=access(Access.ADMIN, audit="api_key.create"))
+    @post("/", opt=access(Access.ADMIN, audit="api_key.create", users_only=True))
     async def create_api_key(
         self,
         data: JSONBody[ApiKeyIn],

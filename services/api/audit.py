@@ -1,11 +1,21 @@
 """The audit trail of the API: one mechanism around every route that declares an audit action.
 
-For such a route this middleware opens an `AuditScope` before the guard and handler run
-(services report what they change with `record_change`), and when the handler answers with a
-success writes the entries — before the response leaves, so a client that sees the success
-can read the entry. A failed write turns the answer into a 503: a change that cannot be put on
-the record is not reported as done. Routes without an audit action pass straight through;
-start-up refuses a mutating route that has neither an action nor a stated exemption.
+For such a route this middleware opens an `AuditScope` once the caller is known (after the
+access middleware) and before the handler runs; services report what they change with
+`record_change`.
+
+- A PostgreSQL change (members, API keys, clusters, organizations) is recorded inside its
+  transaction, and that transaction writes its audit rows as it commits
+  (shared/audit/trail.py): the change and its entry exist together or not at all.
+- A NATS change (streams, consumers, messages) has no transaction to share. Its entry is
+  written after NATS confirmed the change and before the response leaves, so a client that
+  sees the success can read the entry. If that write fails the answer is a 503
+  `audit_unavailable` saying the change was made but not recorded (and the failure is
+  logged): the change stands, nothing pretends it succeeded cleanly. A crash between NATS'
+  answer and the write leaves the change without an entry; that window is the one accepted.
+
+Routes without an audit action pass straight through; start-up refuses a mutating route that
+has neither an action nor a stated exemption.
 """
 
 from __future__ import annotations
@@ -24,8 +34,8 @@ from litestar.types import (
 )
 
 from shared.accounts.principals import OrgContext, Principal
-from shared.audit.changes import Actor, AuditScope
-from shared.audit.trail import RequestFacts, write_scope
+from shared.audit.changes import Actor, AuditScope, Facts
+from shared.audit.trail import write_remaining
 
 log = logging.getLogger("jetdeck.audit")
 
@@ -52,22 +62,23 @@ def audit_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
-        audit = AuditScope()
+        ctx: OrgContext | None = state.get("org_context")
+        client = scope.get("client")
+        audit = AuditScope(
+            facts=Facts(
+                action=str(action),
+                actor=_actor(state),
+                org_ids=(ctx.org_id,) if ctx else (),
+                ip=client[0] if client else None,
+                user_agent=_header(scope, b"user-agent"),
+            )
+        )
 
         async def send_after_recording(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
-                ctx: OrgContext | None = state.get("org_context")
-                client = scope.get("client")
-                facts = RequestFacts(
-                    action=str(action),
-                    ip=client[0] if client else None,
-                    user_agent=_header(scope, b"user-agent"),
-                )
                 backends = scope["litestar_app"].state.backends
                 try:
-                    await write_scope(
-                        backends.database, audit, _actor(state), ctx.org_id if ctx else None, facts
-                    )
+                    await write_remaining(backends.database, audit)
                 except Exception:
                     log.exception("could not write the audit trail for %s", action)
                     start: HTTPResponseStartEvent = {

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from services.access import Access, access
 from services.api.auth import OrgContext
-from services.api.params import Limit, Offset
+from services.api.params import Limit, Offset, TimeText, parse_time
 from shared.accounts.schemas import AuditEventOut, Page
 from shared.accounts.sessions import database
 from shared.audit.trail import list_events
 from shared.backends import Backends
-from shared.errors import Invalid
 
 
 class AuditEventController(Controller):
@@ -29,22 +26,19 @@ class AuditEventController(Controller):
         backends: NamedDependency[Backends],
         actor: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: TimeText = None,
+        until: TimeText = None,
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[AuditEventOut]:
         """Newest first. `actor`: an id, email or key name; `action`: exact, or `member.*`."""
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise Invalid(f"{name} needs a time zone (RFC 3339, e.g. 2030-01-01T00:00:00Z).")
         return await list_events(
             database(backends),
             org_context.org_id,
             actor=actor,
             action=action,
-            since=since,
-            until=until,
+            since=parse_time("since", since, zone_required=True),
+            until=parse_time("until", until, zone_required=True),
             offset=offset,
             limit=limit,
         )

@@ -46,6 +46,10 @@ ROLE_FOR_ACCESS = {
 }
 ORG_PARAMETER = "org"
 SIGN_IN = "Sign in: send `Authorization: Bearer <token>`."
+USERS_ONLY = (
+    "This needs a signed-in user, not an API key: what a key creates (keys, invitations, "
+    "organizations) would outlive the key's revocation."
+)
 WEB_SESSION = "web_session"  # scope state: True when the session cookie authenticated
 
 
@@ -85,9 +89,9 @@ async def authorize(scope: Scope, receive: Receive) -> None:
     state: dict[str, Any] = scope.setdefault("state", {})
     state["principal"] = principal
     state[WEB_SESSION] = by_cookie
+    if handler.opt.get("users_only") and principal.kind != "user":
+        raise Forbidden(USERS_ONLY, code="users_only")
     if level == Access.AUTHENTICATED:
-        if handler.opt.get("users_only") and principal.kind != "user":
-            raise Forbidden("This needs a signed-in user, not an API key.", code="user_required")
         return
     assert ctx is not None
     if not ctx.role.at_least(ROLE_FOR_ACCESS[level]):

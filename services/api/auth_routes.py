@@ -12,7 +12,7 @@ from services.access import Access, access
 from services.api.auth import Principal
 from shared.accounts import orgs, sessions
 from shared.accounts.authenticate import user_id_of
-from shared.accounts.schemas import LoginIn, MeOut, RefreshIn, TokenOut
+from shared.accounts.schemas import LoginIn, MeOut, PasswordIn, RefreshIn, TokenOut
 from shared.accounts.tokens import TokenPair
 from shared.backends import Backends
 
@@ -51,6 +51,29 @@ class AuthController(Controller):
     @post("/logout", status_code=204, opt=access(Access.PUBLIC, audit_exempt=NOT_AUDITED))
     async def logout(self, data: JSONBody[RefreshIn], backends: NamedDependency[Backends]) -> None:
         await sessions.logout(backends, data.refresh_token)
+
+    @post(
+        "/password",
+        status_code=204,
+        opt=access(Access.AUTHENTICATED, audit="user.password_change", users_only=True),
+    )
+    async def change_password(
+        self,
+        data: JSONBody[PasswordIn],
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        backends: NamedDependency[Backends],
+    ) -> None:
+        """Ends every other login of the user; 401 when the current password is wrong."""
+        ip = request.client.host if request.client else None
+        await sessions.change_password(
+            backends,
+            user_id_of(principal),
+            data.current_password,
+            data.new_password,
+            keep_login=principal.login_id,
+            ip=ip,
+        )
 
     @get("/me", opt=access(Access.AUTHENTICATED, users_only=True))
     async def me(

@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from shared import errors
+from shared.backends import unavailable_from
 
 log = logging.getLogger("jetdeck.api")
 
@@ -83,6 +84,16 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    unavailable = unavailable_from(exc)
+    if unavailable is not None:
+        log.warning(
+            "%s on %s %s: %s",
+            unavailable.code,
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return domain_error_handler(request, unavailable)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(
         error_body(500, "Something went wrong on our side; it has been logged.", "internal_error"),

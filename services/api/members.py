@@ -39,7 +39,7 @@ class MemberController(Controller):
     ) -> Page[MemberOut]:
         return await members.list_members(backends, org_context, offset, limit)
 
-    @post("/", opt=access(Access.ADMIN, audit="member.invite"))
+    @post("/", opt=access(Access.ADMIN, audit="member.invite", users_only=True))
     async def invite_member(
         self,
         data: JSONBody[InviteIn],

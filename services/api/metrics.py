@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -17,7 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from services.access import Access, access
 from services.api.auth import OrgContext
 from services.api.errors import STATUS
-from shared.backends import Backends
+from services.api.params import TIME_FORMAT, parse_time
+from shared.backends import Backends, unavailable_from
 from shared.errors import JetDeckError, NotAuthenticated
 from shared.metrics.own import exposition, http_duration, http_requests
 from shared.metrics.queries import CONSUMER_SERIES, STREAM_SERIES
@@ -27,9 +28,22 @@ Series = Annotated[
     str | None, QueryParameter(description="Comma-separated series names; all if absent.")
 ]
 From = Annotated[
-    datetime | None, QueryParameter(name="from", description="RFC 3339; default to - 1h")
+    str | None,
+    QueryParameter(name="from", description="RFC 3339; default to - 1h", format=TIME_FORMAT),
 ]
-To = Annotated[datetime | None, QueryParameter(description="RFC 3339; default now")]
+To = Annotated[str | None, QueryParameter(description="RFC 3339; default now", format=TIME_FORMAT)]
+# Samples are stored with 32-bit second timestamps: a time outside them is a caller's mistake.
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2105, 12, 31, tzinfo=UTC)
+
+
+def _window(from_: str | None, to: str | None) -> dict[str, datetime | None]:
+    return {
+        "start": parse_time("from", from_, earliest=EARLIEST, latest=LATEST),
+        "end": parse_time("to", to, earliest=EARLIEST, latest=LATEST),
+    }
+
+
 Step = Annotated[
     str | None,
     QueryParameter(
@@ -65,9 +79,8 @@ class MetricsController(Controller):
             stream,
             None,
             series=series,
-            start=from_,
-            end=to,
             step=step,
+            **_window(from_, to),
         )
 
     @get(
@@ -94,9 +107,8 @@ class MetricsController(Controller):
             stream,
             consumer,
             series=series,
-            start=from_,
-            end=to,
             step=step,
+            **_window(from_, to),
         )
 
 
@@ -113,8 +125,10 @@ class MetricsController(Controller):
 def prometheus_metrics(
     request: Request[Any, Any, Any], backends: NamedDependency[Backends]
 ) -> Response[bytes]:
-    """Public unless JETDECK_METRICS_TOKEN is set; then `Authorization: Bearer <token>`."""
-    token = backends.settings.metrics.token
+    """Needs `Authorization: Bearer <JETDECK_METRICS_TOKEN>`; open to anyone only with
+    JETDECK_METRICS_PUBLIC=true (the figures name every organization's clusters)."""
+    settings = backends.settings.metrics
+    token = settings.token
     if token:
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
@@ -122,6 +136,12 @@ def prometheus_metrics(
                 "Send `Authorization: Bearer <JETDECK_METRICS_TOKEN>`.",
                 code="metrics_token_required",
             )
+    elif not settings.public:
+        raise NotAuthenticated(
+            "/metrics is closed: set JETDECK_METRICS_TOKEN (and scrape with `Authorization: "
+            "Bearer <token>`) or, on a trusted network, JETDECK_METRICS_PUBLIC=true.",
+            code="metrics_token_required",
+        )
     return Response(exposition(backends.settings.redis.url), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -160,4 +180,4 @@ def _status_of(exc: Exception) -> int:
         return exc.status_code
     if isinstance(exc, JetDeckError):
         return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-    return 500
+    return 503 if unavailable_from(exc) is not None else 500

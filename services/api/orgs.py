@@ -26,6 +26,7 @@ class OrgController(Controller):
         principal: NamedDependency[Principal],
         backends: NamedDependency[Backends],
     ) -> OrgOut:
+        orgs.refuse_unless_anyone_may_create(backends.settings)
         return await orgs.create_org(
             database(backends), data.slug, data.name, user_id_of(principal)
         )

@@ -1,7 +1,6 @@
 """Security headers on every response (404s included: this is a `before_send` hook, not a
 route middleware); HSTS only when the request came over https, directly or as told by a
-trusted proxy, which uvicorn's proxy headers handle. And the web session's cookie and CSRF
-tokens."""
+trusted proxy (`forwarded_headers`). And the web session's cookie and CSRF tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import Message, Receive, Scope
+from litestar.types import ASGIApp, Message, Receive, Scope
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.access import MUTATING_METHODS
 from shared.accounts.keys import subkey
@@ -27,6 +27,22 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+def forwarded_headers(settings: Settings) -> list[Any]:
+    """The middleware that believes X-Forwarded-For and X-Forwarded-Proto, from the proxies in
+    JETDECK_TRUSTED_PROXIES only (uvicorn's own, given CIDRs): then the client's IP (sign-in
+    limits, audit rows, logins) is the one the proxy saw, and a request the proxy received
+    over TLS counts as https (the session cookie gets `Secure`, responses HSTS). From anyone
+    else the headers are ignored, so a client cannot choose its IP."""
+    proxies = settings.app.trusted_proxies
+    if not proxies:
+        return []
+
+    def believe_trusted_proxies(app: ASGIApp) -> ASGIApp:
+        return ProxyHeadersMiddleware(app, trusted_hosts=list(proxies))  # type: ignore[arg-type,return-value]
+
+    return [believe_trusted_proxies]
 
 
 async def security_headers(message: Message, scope: Scope) -> None:

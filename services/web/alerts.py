@@ -111,6 +111,10 @@ async def _alert_view(
             str(c.id): c.name
             for c in (await notify_channels.list_channels(backends, org_context)).items
         }
+    # The chart window "around the alert": from a little before it started to a little after
+    # it resolved (or now).
+    start = detail.started_at - timedelta(minutes=30)
+    end = min((detail.resolved_at or datetime.now(UTC)) + timedelta(minutes=10), datetime.now(UTC))
     return await render(
         request,
         backends,
@@ -124,6 +128,7 @@ async def _alert_view(
         channel_names=channel_names,
         errors=errors or {},
         durations=DURATIONS,
+        around=(int(start.timestamp()), int(end.timestamp())),
     )
 
 

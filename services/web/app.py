@@ -14,15 +14,16 @@ from litestar.template.config import TemplateConfig
 from services.access import Access, access
 from services.api.auth import Principal
 from services.api.security import COOKIE_AUTH
-from services.web import formatting
+from services.web import charts, clusters, formatting, settings_pages
 from services.web.alerts import ALERT_HANDLERS
 from services.web.assets import static_router
 from services.web.channels import CHANNEL_HANDLERS
 from services.web.console import render
-from services.web.dashboard import clusters_page, dashboard_page
+from services.web.dashboard import dashboard_page
 from services.web.errors import exception_handlers
 from services.web.pages import NO_STORE, page, session_user
 from services.web.signin import login, login_form, logout
+from services.web.streams import HANDLERS as STREAM_HANDLERS
 from shared.accounts import orgs
 from shared.accounts.authenticate import user_id_of
 from shared.accounts.sessions import database
@@ -84,9 +85,12 @@ WEB_HANDLERS = [
     login,
     logout,
     dashboard_page,
-    clusters_page,
     *ALERT_HANDLERS,
     *CHANNEL_HANDLERS,
+    *clusters.HANDLERS,
+    *settings_pages.HANDLERS,
+    *charts.CHART_HANDLERS,
+    *STREAM_HANDLERS,
 ]
 
 
@@ -101,9 +105,14 @@ def web_router() -> Router:
     )
 
 
+def _install_globals(engine: JinjaTemplateEngine) -> None:
+    formatting.install(engine.engine)
+    charts.install(engine.engine)
+
+
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(
         directory=TEMPLATES,
         engine=JinjaTemplateEngine,
-        engine_callback=lambda engine: formatting.install(engine.engine),
+        engine_callback=_install_globals,
     )

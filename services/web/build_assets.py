@@ -30,7 +30,7 @@ DIST = WEB / "static" / "dist"
 MANIFEST = "manifest.json"
 
 # logical name → the file it is built from. Pages load htmx, its SSE extension and ours;
-# uPlot only on chart pages.
+# uPlot and our charts.js/charts.css only on chart pages (templates/charts.html).
 SOURCES: dict[str, Path] = {
     "htmx.js": NODE_MODULES / "htmx.org" / "dist" / "htmx.min.js",
     "htmx-sse.js": NODE_MODULES / "htmx-ext-sse" / "dist" / "sse.min.js",
@@ -38,6 +38,8 @@ SOURCES: dict[str, Path] = {
     "uplot.css": NODE_MODULES / "uplot" / "dist" / "uPlot.min.css",
     "app.css": WEB / "static" / "src" / "app.css",
     "app.js": WEB / "static" / "src" / "app.js",
+    "charts.css": WEB / "static" / "src" / "charts.css",
+    "charts.js": WEB / "static" / "src" / "charts.js",
     "favicon.svg": WEB / "static" / "src" / "favicon.svg",
 }
 

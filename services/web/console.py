@@ -5,12 +5,14 @@ pasted in Slack opens the same view):
 
     /orgs/{org}                                             dashboard
     /orgs/{org}/clusters                                    clusters
-    /orgs/{org}/clusters/{cluster}                          one cluster
+    /orgs/{org}/clusters/new | import                       register (Test connection) | natscli
+    /orgs/{org}/clusters/{cluster}                          one cluster (…/edit to change it)
     /orgs/{org}/clusters/{cluster}/streams                  its streams (?search=&sort=&page=)
     /orgs/{org}/clusters/{cluster}/streams/{stream}         ?tab=overview|consumers|config|messages
     /orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}
     /orgs/{org}/settings/members | api-keys | audit
-    /account                                                you and your organizations
+    /account                                                you, your organizations, your password
+    /invitations/{token}                                    accept an invitation (public)
     /status                                                 backing services (public)
     /                                                       → your first organization's dashboard
 
@@ -116,6 +118,14 @@ LIVE_TRIGGER = (
     "every 10s [document.visibilityState === 'visible'], "
     "visibilitychange[document.visibilityState === 'visible'] from:document"
 )
+# Who may read each settings page (as the API: members for all, keys, channels and audit for
+# admins); the navigation links only those the user may open.
+SETTINGS_ACCESS = {
+    "members": Role.VIEWER,
+    "api-keys": Role.ADMIN,
+    "channels": Role.ADMIN,
+    "audit": Role.ADMIN,
+}
 SECTIONS = (
     "dashboard",
     "clusters",
@@ -252,9 +262,10 @@ async def render(
         "has_page": lambda path: page_exists(request, path),
         "settings_sections": lambda: [
             key
-            for key in ("members", "api-keys", "channels", "audit")
+            for key, role in SETTINGS_ACCESS.items()
             if page_exists(request, f"/orgs/{{org}}/settings/{key}")
-            and (key != "channels" or (org is not None and org.role.at_least(Role.ADMIN)))
+            and org is not None
+            and org.role.at_least(role)
         ],
         "LIVE_TRIGGER": LIVE_TRIGGER,
         **context,

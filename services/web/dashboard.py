@@ -1,4 +1,4 @@
-"""The organization's home (`/orgs/{org}`) and the minimal clusters list it links to."""
+"""The organization's home (`/orgs/{org}`)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
+from markupsafe import Markup
+from sqlalchemy import select
 
 from services.access import Access, access
+from services.web.charts import sparkline_svg
 from services.web.console import Crumb, render
 from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
 from shared.audit.trail import list_events
 from shared.backends import Backends
-from shared.clusters import services as clusters
-from shared.metrics.dashboard import org_dashboard
+from shared.clusters.models import Cluster
+from shared.metrics.charts import ConsumerKey, lag_sparklines
+from shared.metrics.dashboard import Dashboard, org_dashboard
 
 RECENT_EVENTS = 8
 
@@ -44,24 +48,43 @@ async def dashboard_page(
         crumbs=[Crumb("Dashboard")],
         fragments=("dashboard_live",),
         board=board,
+        sparklines=await _sparklines(backends, org_context, board),
         events=events.items if events else None,
     )
 
 
-@get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
-async def clusters_page(
-    request: Request[Any, Any, Any],
-    backends: NamedDependency[Backends],
-    org_context: NamedDependency[OrgContext],
-) -> Template:
-    listing = await clusters.list_clusters(backends, org_context)
-    return await render(
-        request,
-        backends,
-        "clusters.html",
-        org=org_context,
-        section="clusters",
-        crumbs=[Crumb("Clusters")],
-        fragments=("clusters_table",),
-        registered=listing.items,
+async def _sparklines(
+    backends: Backends, ctx: OrgContext, board: Dashboard
+) -> dict[tuple[str, str, str], Markup]:
+    """The last hour of total lag (pending + awaiting ack) of each consumer the dashboard
+    lists, as small server-drawn SVG lines keyed by (cluster, stream, consumer): one query."""
+    listed = {(c.cluster, c.stream, c.consumer) for c in board.largest_backlog}
+    listed |= {(c.cluster, c.stream, c.consumer) for c in board.largest_time_lag}
+    if not listed or backends.clickhouse is None or not board.metrics_available:
+        return {}
+    assert backends.database is not None
+    async with backends.database.session() as session:
+        ids = {
+            name: str(cid)
+            for cid, name in await session.execute(
+                select(Cluster.id, Cluster.name).where(Cluster.org_id == ctx.org_id)
+            )
+        }
+    keys = {item: ConsumerKey(ids[item[0]], item[1], item[2]) for item in listed if item[0] in ids}
+    lines = await lag_sparklines(
+        backends.clickhouse,
+        str(ctx.org_id),
+        list(keys.values()),
+        raw_interval=backends.settings.workers.collect_interval,
     )
+    out: dict[tuple[str, str, str], Markup] = {}
+    for item, key in keys.items():
+        values = lines["series"].get(f"{key.cluster_id}/{key.stream}/{key.consumer}") or []
+        known = [v for v in values if v is not None]
+        label = (
+            f"Backlog of {key.consumer} over the last hour: from {known[0]:,} to {known[-1]:,}"
+            if known
+            else f"No backlog samples of {key.consumer} in the last hour"
+        )
+        out[item] = sparkline_svg(values, label)
+    return out

@@ -50,7 +50,7 @@ def safe_next(value: object) -> str:
 
 
 def _https(request: Request[Any, Any, Any]) -> bool:
-    # uvicorn's proxy headers set the scheme from a trusted proxy's X-Forwarded-Proto.
+    # A trusted proxy's X-Forwarded-Proto sets the scheme (services/api/security.py).
     return request.scope.get("scheme") == "https"
 
 

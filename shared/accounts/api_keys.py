@@ -36,9 +36,17 @@ def _out(key: ApiKey) -> ApiKeyOut:
     )
 
 
+def users_only(ctx: OrgContext, what: str) -> None:
+    """What a key creates would outlive the key's revocation (and be attributed to the human
+    who made the key), so only users may create keys and invitations."""
+    if ctx.principal.kind != "user":
+        raise Forbidden(f"Only a signed-in user may {what}, not an API key.", code="users_only")
+
+
 async def create_api_key(
     backends: Backends, ctx: OrgContext, name: str, role: Role, expires_at: datetime | None
 ) -> ApiKeyCreatedOut:
+    users_only(ctx, "create API keys")
     if role > ctx.role:
         raise Forbidden(
             f"A key's role cannot be above yours ({ctx.role}).", code="role_above_yours"

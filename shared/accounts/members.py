@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.accounts.api_keys import users_only
 from shared.accounts.authcache import access_withdrawn
 from shared.accounts.keys import random_token
 from shared.accounts.models import Invitation, Membership, Organization, User
@@ -76,6 +77,7 @@ async def _is_member(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUI
 
 async def invite(backends: Backends, ctx: OrgContext, email: str, role: Role) -> InvitationOut:
     email = normalize_email(email)
+    users_only(ctx, "invite members")
     _may_grant(ctx, role)
     token = random_token(INVITATION_PREFIX)
     settings = backends.settings

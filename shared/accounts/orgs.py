@@ -15,8 +15,9 @@ from shared.accounts.roles import Role
 from shared.accounts.schemas import MeOut, OrgMembershipOut, OrgOut
 from shared.audit import record_change, record_org
 from shared.backends import Backends
+from shared.config import Settings
 from shared.db import Database
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 
 
 def _org_out(org: Organization, role: Role) -> OrgOut:
@@ -38,6 +39,17 @@ async def add_org(session: AsyncSession, slug: str, name: str, owner_id: uuid.UU
     record_change(f"org:{slug}", None, {"slug": slug, "name": org.name})
     record_change(f"member:{owner_id}", None, {"user_id": str(owner_id), "role": "owner"})
     return org
+
+
+def refuse_unless_anyone_may_create(settings: Settings) -> None:
+    """With JETDECK_ORG_CREATION=operators only `jetdeck orgs create` on the host creates
+    organizations: a signed-in user cannot open one and register clusters in it."""
+    if settings.app.org_creation != "anyone":
+        raise Forbidden(
+            "Creating organizations is reserved to operators here: ask one to run "
+            "`jetdeck orgs create`.",
+            code="org_creation_reserved",
+        )
 
 
 async def create_org(db: Database, slug: str, name: str, owner_id: uuid.UUID) -> OrgOut:

@@ -1,7 +1,11 @@
-"""Login attempt limits, per account and per client IP, in Redis (fixed one-minute windows).
+"""Sign-in attempt limits, per account and per client IP, in Redis (fixed one-minute windows).
 
-Failed attempts are counted; once a window holds the limit, every attempt is refused until it
-expires, a correct password included, so guessing cannot continue by luck of timing.
+An attempt takes its place in the window atomically *before* the password is hashed (one
+MULTI/EXEC: create the window if missing, increment, read its expiry), so a concurrent burst
+gets no more than the limit of guesses: the eleventh of forty simultaneous attempts is refused
+without being checked. A right password gives its place back; a wrong one keeps it. Once a
+window holds the limit, every attempt is refused until it expires, a right password included,
+so guessing cannot continue by luck of timing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ from shared.errors import RateLimited
 
 WINDOW = 60
 
+# Give back an attempt only to a window that still exists (a DECR would create a key that
+# never expires).
+_GIVE_BACK = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+"""
+
 
 def _keys(email: str, ip: str | None) -> list[str]:
     account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
@@ -23,22 +36,26 @@ def _keys(email: str, ip: str | None) -> list[str]:
     return keys
 
 
-async def refuse_if_limited(redis: aioredis.Redis, email: str, ip: str | None, limit: int) -> None:
+async def take_attempt(redis: aioredis.Redis, email: str, ip: str | None, limit: int) -> None:
+    """Count this attempt in its account's and its IP's windows; 429 when either is over."""
     keys = _keys(email, ip)
-    counts = await redis.mget(keys)
-    for key, count in zip(keys, counts, strict=True):
-        if count is not None and int(count) >= limit:
-            ttl = await redis.ttl(key)
+    async with redis.pipeline(transaction=True) as pipe:
+        for key in keys:
+            pipe.set(key, 0, ex=WINDOW, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+        results = await pipe.execute()
+    for i in range(len(keys)):
+        count, ttl = int(results[3 * i + 1]), int(results[3 * i + 2])
+        if count > limit:
             raise RateLimited(
                 "Too many failed sign-in attempts; try again later.",
-                retry_after=max(int(ttl), 1),
+                retry_after=max(ttl, 1),
                 code="too_many_attempts",
             )
 
 
-async def record_failure(redis: aioredis.Redis, email: str, ip: str | None) -> None:
-    async with redis.pipeline(transaction=True) as pipe:
-        for key in _keys(email, ip):
-            pipe.set(key, 0, ex=WINDOW, nx=True)
-            pipe.incr(key)
-        await pipe.execute()
+async def give_back_attempt(redis: aioredis.Redis, email: str, ip: str | None) -> None:
+    """The attempt succeeded: it does not count against the limit."""
+    keys = _keys(email, ip)
+    await redis.eval(_GIVE_BACK, len(keys), *keys)

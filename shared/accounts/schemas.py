@@ -42,6 +42,11 @@ class InviteIn(msgspec.Struct):
     role: Role
 
 
+class PasswordIn(msgspec.Struct):
+    current_password: Secret
+    new_password: Secret
+
+
 class RoleIn(msgspec.Struct):
     role: Role
 

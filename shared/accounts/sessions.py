@@ -7,7 +7,6 @@ with it every access token naming it.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -18,10 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.accounts.authcache import access_withdrawn
 from shared.accounts.models import Login, RefreshToken, User
-from shared.accounts.passwords import verify_password
-from shared.accounts.ratelimit import record_failure, refuse_if_limited
+from shared.accounts.passwords import (
+    check_password_rules,
+    hash_password_async,
+    verify_password_async,
+)
+from shared.accounts.ratelimit import give_back_attempt, take_attempt
 from shared.accounts.tokens import TokenPair, issue_access_token, new_refresh_token, token_digest
 from shared.accounts.users import find_user_by_email
+from shared.audit import record_change
 from shared.backends import Backends
 from shared.config import Settings
 from shared.db import Database
@@ -62,10 +66,13 @@ async def sign_in(
     """Check the password under the attempt limits, then `start` what the caller signs in to
     (a token pair for the API, a cookie session for the browser) in the same transaction.
     Every front door signs in through here: same answers, same limits."""
+    # No database connection is held while the password is hashed: a burst of sign-ins must
+    # not use up the pool that every other request needs.
     async with database(backends).session() as session:
         user = await find_user_by_email(session, email)
-        # A deactivated account gets the answer of a wrong password: a login reveals nothing.
-        user = await check_password(backends, user, email, password, ip=ip, reveal_inactive=False)
+    # A deactivated account gets the answer of a wrong password: a login reveals nothing.
+    user = await check_password(backends, user, email, password, ip=ip, reveal_inactive=False)
+    async with database(backends).session() as session:
         return await start(session, user.id)
 
 
@@ -80,20 +87,22 @@ async def check_password(
     wrong: str = BAD_CREDENTIALS,
 ) -> User:
     """The one password check (sign-in, accepting an invitation as an existing user): refused
-    without Redis or over the attempt limit; verified off the event loop, an unknown user
-    against a dummy hash (same answer, about the same time); a failure is counted. A
+    without Redis or over the attempt limit (the attempt is counted before hashing, so
+    concurrent attempts cannot outrun the limit); verified on the hashing threads, an unknown
+    user against a dummy hash (same answer, about the same time); a success gives its attempt
+    back. A
     deactivated user is told so only when `reveal_inactive` (after the right password);
     otherwise it gets the answer of a wrong password."""
     if backends.redis is None:
         raise Unavailable("Sign-in needs Redis for its attempt limits.", code="redis_unavailable")
     limit = backends.settings.app.login_attempts_per_minute
-    await refuse_if_limited(backends.redis, email, ip, limit)
-    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+    await take_attempt(backends.redis, email, ip, limit)
+    ok = await verify_password_async(user.password_hash if user else None, password)
     if user is not None and ok and not user.is_active and reveal_inactive:
         raise NotAuthenticated("This account is deactivated.", code="user_inactive")
     if user is None or not ok or not user.is_active:
-        await record_failure(backends.redis, email, ip)
         raise NotAuthenticated(wrong, code="invalid_credentials")
+    await give_back_attempt(backends.redis, email, ip)
     return user
 
 
@@ -203,3 +212,53 @@ async def end_login(backends: Backends, login_id: uuid.UUID, reason: str = "logo
     async with database(backends).session() as session:
         await _revoke(session, login_id, reason)
     await access_withdrawn(backends.redis)
+
+
+async def change_password(
+    backends: Backends,
+    user_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_login: uuid.UUID | None,
+    ip: str | None = None,
+) -> int:
+    """`POST /api/v1/auth/password` and the account page: the current password is checked like
+    a sign-in (same attempt limits, same 401), the new one against the password rules; every
+    other login of the user ends (`keep_login`, the caller's own, stays). Returns how many
+    logins ended."""
+    check_password_rules(new_password)
+    async with database(backends).session() as session:
+        user = await session.get(User, user_id)
+    assert user is not None
+    await check_password(
+        backends,
+        user,
+        user.email,
+        current_password,
+        ip=ip,
+        reveal_inactive=False,
+        wrong="The current password is not correct.",
+    )
+    new_hash = await hash_password_async(new_password)
+    async with database(backends).session() as session:
+        await session.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
+        ended = await session.execute(
+            update(Login)
+            .where(
+                Login.user_id == user_id,
+                Login.revoked_at.is_(None),
+                *([Login.id != keep_login] if keep_login is not None else []),
+            )
+            .values(revoked_at=utcnow(), revoked_reason="password_changed")
+        )
+        count = int(ended.rowcount or 0)  # type: ignore[attr-defined]
+        # Inside the transaction: the change and its audit row commit together. The values
+        # are placeholders: the trail redacts them and shows that the password changed.
+        record_change(
+            f"user:{user_id}",
+            {"password": "old", "other_logins_ended": 0},
+            {"password": "new", "other_logins_ended": count},
+        )
+    await access_withdrawn(backends.redis)
+    return count

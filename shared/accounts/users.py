@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.accounts.authcache import access_withdrawn
 from shared.accounts.models import Login, User
-from shared.accounts.passwords import check_password_rules, hash_password
+from shared.accounts.passwords import check_password_rules, hash_password_async
 from shared.audit import record_change
 from shared.backends import Backends
 from shared.db import Database
@@ -32,7 +31,7 @@ def normalize_email(email: str) -> str:
 async def hash_password_off_loop(password: str) -> str:
     """argon2id takes tens of milliseconds of CPU: keep it off the event loop."""
     check_password_rules(password)
-    return await asyncio.to_thread(hash_password, password)
+    return await hash_password_async(password)
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:

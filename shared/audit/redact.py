@@ -1,4 +1,5 @@
-"""Secrets never reach the audit trail: values under secret-looking keys are replaced."""
+"""Secrets never reach the audit trail: values under secret-looking keys are replaced, and so
+is the `user:password@` of any URL, whatever key it sits under (`servers`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ _SECRET = re.compile(
 )
 
 
+# scheme://userinfo@ — userinfo holds no `/`, `@` or whitespace.
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_url_credentials(text: str) -> str:
+    return _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
+
+
 def is_secret_key(name: str) -> bool:
     return bool(_SECRET.search(name))
 
@@ -29,6 +38,8 @@ def redact(value: Any) -> Any:
         }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
+    if isinstance(value, str) and "@" in value:
+        return redact_url_credentials(value)
     return value
 
 

@@ -7,50 +7,71 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from shared.accounts.schemas import ActorOut, AuditEventOut, Page
-from shared.audit.changes import Actor, AuditScope, Change
+from shared.audit.changes import Actor, AuditScope, Change, Facts, current_scope
 from shared.audit.models import AuditEvent
 from shared.audit.redact import diff
 from shared.db import Database
 from shared.db.base import utcnow
 
 
-@dataclass
-class RequestFacts:
-    action: str
-    ip: str | None
-    user_agent: str | None
-
-
-async def write_scope(
-    db: Database, scope: AuditScope, actor: Actor, org_id: uuid.UUID | None, facts: RequestFacts
-) -> None:
-    """One row per recorded change; one row with an empty diff when the service recorded none."""
+def _rows(scope: AuditScope, changes: list[Change | None]) -> list[AuditEvent]:
+    facts = scope.facts
+    assert facts is not None
     at = utcnow()
-    actor = scope.actor or actor
-    org_id = org_id or scope.org_id
-    changes: list[Change | None] = list(scope.changes) or [None]
+    actor = scope.actor or facts.actor
+    targets: list[uuid.UUID | None] = [*facts.org_ids] or [scope.org_id]
+    return [
+        AuditEvent(
+            org_id=org_id,
+            at=at,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            action=facts.action,
+            target=change.target if change else "",
+            ip=facts.ip,
+            user_agent=(facts.user_agent or "")[:400] or None,
+            diff=diff(change.before, change.after) if change else {},
+        )
+        for org_id in targets
+        for change in changes
+    ]
+
+
+@event.listens_for(Session, "before_commit")
+def _commit_the_changes_with_their_audit_rows(session: Session) -> None:
+    """Every transaction that commits inside an audit scope carries the rows of the changes
+    recorded so far: the change and its entry commit together (or neither does)."""
+    scope = current_scope()
+    if scope is None or scope.facts is None:
+        return
+    pending = scope.pending()
+    if not pending:
+        return
+    rows = _rows(scope, list(pending))
+    session.add_all(rows)
+    for change in pending:
+        change.written = True
+    scope.rows_written += len(rows)
+
+
+async def write_remaining(db: Database, scope: AuditScope) -> None:
+    """At the end of a successful mutation: the changes no transaction carried (NATS ones) —
+    one row each — or, when the service recorded nothing at all, one row with an empty diff."""
+    pending = scope.pending()
+    if not pending and scope.rows_written:
+        return
     async with db.session() as session:
-        for change in changes:
-            session.add(
-                AuditEvent(
-                    org_id=org_id,
-                    at=at,
-                    actor_type=actor.type,
-                    actor_id=actor.id,
-                    actor_label=actor.label,
-                    action=facts.action,
-                    target=change.target if change else "",
-                    ip=facts.ip,
-                    user_agent=(facts.user_agent or "")[:400] or None,
-                    diff=diff(change.before, change.after) if change else {},
-                )
-            )
+        if not scope.changes:
+            session.add_all(_rows(scope, [None]))
+            scope.rows_written += 1
+        # Pending changes are added by the commit hook above.
 
 
 def operator_actor(tool: str = "cli") -> Actor:
@@ -72,15 +93,13 @@ async def audited(
     user_agent: str = "jetdeck-cli",
 ) -> AsyncIterator[AuditScope]:
     """The front door for a mutation made outside the API (a CLI command, `jetdeck up`): the
-    changes the services record inside are written once it succeeds, like a route's. The
-    entry goes to each of `org_ids` (a user's deactivation concerns every organization they
-    belong to), else to the organization the service named."""
-    with AuditScope() as scope:
+    changes the services record inside are written with their transactions, like a route's.
+    The entry goes to each of `org_ids` (a user's deactivation concerns every organization
+    they belong to), else to the organization the service named."""
+    facts = Facts(action, actor, tuple(org_ids), None, user_agent)
+    with AuditScope(facts=facts) as scope:
         yield scope
-    facts = RequestFacts(action, None, user_agent)
-    targets: list[uuid.UUID | None] = [*org_ids] or [scope.org_id]
-    for org_id in targets:
-        await write_scope(db, scope, actor, org_id, facts)
+        await write_remaining(db, scope)
 
 
 async def list_events(
@@ -89,13 +108,14 @@ async def list_events(
     *,
     actor: str | None = None,
     action: str | None = None,
+    target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> Page[AuditEventOut]:
     """Newest first. `actor` is an actor id or label (email, key name); `action` is exact, or a
-    prefix when it ends with `*` (`member.*`)."""
+    prefix when it ends with `*` (`member.*`); `target` likewise (`cluster:main`, `cluster:*`)."""
     filters = [AuditEvent.org_id == org_id]
     if actor:
         try:
@@ -107,6 +127,11 @@ async def list_events(
             filters.append(AuditEvent.action.startswith(action[:-1], autoescape=True))
         else:
             filters.append(AuditEvent.action == action)
+    if target:
+        if target.endswith("*"):
+            filters.append(AuditEvent.target.startswith(target[:-1], autoescape=True))
+        else:
+            filters.append(AuditEvent.target == target)
     if since:
         filters.append(AuditEvent.at >= since)
     if until:

@@ -26,6 +26,7 @@ AuthType = Literal["none", "user_password", "token", "nkey", "creds"]
 ServerUrl = Annotated[str, msgspec.Meta(pattern=r"^(nats|tls|ws|wss)://\S+$", max_length=500)]
 SecretText = Annotated[str, msgspec.Meta(min_length=1, max_length=65536)]
 Label = Annotated[str, msgspec.Meta(max_length=200)]
+Environment = Annotated[str, msgspec.Meta(max_length=63)]  # the column's width
 
 
 class AuthIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,7 +61,7 @@ class ClusterIn(msgspec.Struct, forbid_unknown_fields=True):
     auth: AuthIn = msgspec.field(default_factory=AuthIn)
     tls: TlsIn | None = None
     system_auth: AuthIn | None = None
-    environment: Label | None = None
+    environment: Environment | None = None
     labels: dict[str, Label] = msgspec.field(default_factory=dict)
     enabled: bool = True  # false: registered, but its metrics are not collected
 
@@ -75,7 +76,7 @@ class ClusterPatch(msgspec.Struct, forbid_unknown_fields=True):
     auth: AuthIn | None = None
     tls: TlsPatch | None = None
     system_auth: AuthIn | None = None
-    environment: Label | None = None
+    environment: Environment | None = None
     labels: dict[str, Label] | None = None
     enabled: bool | None = None
 
@@ -87,7 +88,7 @@ class ContextImport(msgspec.Struct, forbid_unknown_fields=True):
     name: Slug
     context: dict[str, Any]
     files: dict[str, SecretText] = msgspec.field(default_factory=dict)
-    environment: Label | None = None
+    environment: Environment | None = None
 
 
 @dataclass
@@ -121,6 +122,9 @@ class ClusterOut:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    # A server URL was given with `user:password@` (or `token@`): kept as a secret, shown
+    # without it.
+    server_credentials_set: bool = False
 
 
 @dataclass

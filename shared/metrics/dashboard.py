@@ -112,9 +112,10 @@ def _latest(db: str, table: str) -> str:
     )
 
 
-async def _from_samples(
-    backends: Backends, ctx: OrgContext, health: dict[str, ClusterHealth], names: dict[str, str]
-) -> tuple[list[ConsumerLag], list[ConsumerLag]]:
+async def _server_health(
+    backends: Backends, ctx: OrgContext, health: dict[str, ClusterHealth]
+) -> None:
+    """Fill `health` from each cluster's latest server samples."""
     ch = backends.clickhouse
     assert ch is not None
     db = ch.database
@@ -140,6 +141,27 @@ async def _from_samples(
         h.memory_limit += mem_max
         h.storage_used += sto
         h.storage_limit += sto_max
+
+
+async def cluster_health(backends: Backends, ctx: OrgContext) -> dict[str, ClusterHealth]:
+    """Each cluster's reachability, servers up and last collection, by name, from its latest
+    server samples: one ClickHouse query, no NATS round trip (the clusters list). Nothing is
+    known without ClickHouse or before the first collection (`reachable` None)."""
+    registered = await _registered(backends, ctx)
+    health = {str(c.id): ClusterHealth(c.name, c.environment, c.enabled) for c in registered}
+    if registered and backends.clickhouse is not None:
+        await _server_health(backends, ctx, health)
+    return {h.name: h for h in health.values()}
+
+
+async def _from_samples(
+    backends: Backends, ctx: OrgContext, health: dict[str, ClusterHealth], names: dict[str, str]
+) -> tuple[list[ConsumerLag], list[ConsumerLag]]:
+    ch = backends.clickhouse
+    assert ch is not None
+    db = ch.database
+    params = {"org": str(ctx.org_id), "since": int((datetime.now(UTC) - RECENT).timestamp())}
+    await _server_health(backends, ctx, health)
     accounts = await ch.query(
         "SELECT cluster_id, sum(memory_used), sum(memory_limit), sum(storage_used), "  # noqa: S608
         f"sum(storage_limit) FROM {db}.account_samples "

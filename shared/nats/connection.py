@@ -96,13 +96,16 @@ class ConnectionSpec:
     auth: Auth = Auth()
     tls: Tls | None = None
     name: str = "jetdeck"
+    # The name a TLS certificate must carry when `servers` were pinned to checked addresses
+    # (shared/clusters/addresses.py).
+    tls_hostname: str | None = None
 
     def fingerprint(self) -> str:
         """Changes whenever anything that affects the connection changes (pool key). Hashes
         the secrets' values: `repr` leaves them out, so a changed password would not count."""
         tls = astuple(self.tls) if self.tls is not None else None
         return hashlib.sha256(
-            repr((self.servers, astuple(self.auth), tls, self.name)).encode()
+            repr((self.servers, astuple(self.auth), tls, self.name, self.tls_hostname)).encode()
         ).hexdigest()
 
     def connect_options(self) -> dict[str, Any]:
@@ -127,4 +130,6 @@ class ConnectionSpec:
             options.update(user_credentials=RawCredentials(creds_file(jwt, seed)))
         if self.tls is not None:
             options.update(tls=self.tls.context(), tls_handshake_first=self.tls.handshake_first)
+        if self.tls_hostname:
+            options.update(tls_hostname=self.tls_hostname)
         return options

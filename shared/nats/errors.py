@@ -19,7 +19,14 @@ ERR_CODES: dict[int, tuple[type[errors.JetDeckError], str]] = {
     10076: (errors.Unavailable, "jetstream_not_enabled"),
     10008: (errors.Unavailable, "jetstream_cluster_unavailable"),
     10071: (errors.Conflict, "wrong_last_sequence"),
-    10027: (errors.Invalid, "insufficient_resources"),
+    10027: (errors.Conflict, "maximum_streams_reached"),
+    10026: (errors.Conflict, "maximum_consumers_reached"),
+    10149: (errors.NotFound, "consumer_not_found"),
+    # NATS answers these with code 500, but they carry why a config was refused (storage
+    # cannot change, …): the caller's to fix, not NATS failing.
+    10049: (errors.Invalid, "stream_config_refused"),
+    10052: (errors.Invalid, "stream_config_refused"),
+    10012: (errors.Invalid, "consumer_config_refused"),
     10023: (errors.Invalid, "insufficient_resources"),
     10047: (errors.Invalid, "insufficient_resources"),
 }
@@ -29,6 +36,7 @@ _BY_STATUS: dict[int, tuple[type[errors.JetDeckError], str]] = {
     404: (errors.NotFound, "nats_not_found"),
     408: (errors.Unavailable, "nats_timeout"),
     409: (errors.Conflict, "nats_conflict"),
+    500: (errors.Unavailable, "nats_server_error"),
     503: (errors.Unavailable, "nats_unavailable"),
 }
 
@@ -38,7 +46,13 @@ def domain_error(error: dict[str, Any], *, cluster: str) -> errors.JetDeckError:
     err_code = int(error.get("err_code") or 0)
     status = int(error.get("code") or 500)
     description = str(error.get("description") or "unknown JetStream error")
-    cls, code = ERR_CODES.get(err_code) or _BY_STATUS.get(status) or (errors.Invalid, "nats_error")
+    cls, code = (
+        ERR_CODES.get(err_code)
+        or _BY_STATUS.get(status)
+        # NATS failing on its side is not the caller's bad request.
+        or ((errors.Unavailable, "nats_server_error") if status >= 500 else None)
+        or (errors.Invalid, "nats_error")
+    )
     return cls(
         f"NATS rejected the request: {description}",
         code=code,

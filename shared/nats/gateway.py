@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,8 +341,12 @@ class ConnectionPool:
         timeout: float = 5.0,
         idle_seconds: float = IDLE_SECONDS,
         connect_timeout: float = 5.0,
+        pin: Callable[[ConnectionSpec, str], Awaitable[ConnectionSpec]] | None = None,
     ):
         self.timeout = timeout
+        # Checks where a connection may go and pins it there, at every connect (the cluster
+        # address policy, shared/clusters/addresses.py).
+        self.pin = pin
         self.idle_seconds = idle_seconds
         self.connect_timeout = connect_timeout
         self._clients: dict[str, tuple[str, ClusterClient]] = {}
@@ -376,6 +380,8 @@ class ConnectionPool:
         TLS failure ends it at once, with its reason), and only the live connection is
         switched to reconnect without limit.
         """
+        if self.pin is not None:
+            spec = await self.pin(spec, label)
         nc = RawHeaderClient()
         seen: list[BaseException] = []
 

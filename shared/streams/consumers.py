@@ -7,6 +7,23 @@ from typing import Any
 from shared.audit import record_change
 from shared.errors import Invalid
 from shared.nats import ClusterClient
+from shared.streams.names import check_body_name
+from shared.streams.schemas import Change
+from shared.streams.services import forget_listing
+
+# Fields NATS refuses to change on a consumer (nats-server consumer.go, updateConfig checks).
+FIXED = {
+    "name": "a consumer's name cannot change",
+    "durable_name": "a consumer's durable name cannot change",
+    "deliver_policy": "deliver policy can not be updated",
+    "opt_start_seq": "start sequence can not be updated",
+    "opt_start_time": "start time can not be updated",
+    "ack_policy": "ack policy can not be updated",
+    "replay_policy": "replay policy can not be updated",
+    "idle_heartbeat": "heart beats can not be updated",
+    "flow_control": "flow control can not be updated",
+    "max_waiting": "max waiting can not be updated",
+}
 
 
 def _clean(info: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +47,8 @@ async def get_consumer(client: ClusterClient, stream: str, name: str) -> dict[st
 def _name_of(config: dict[str, Any], name: str | None) -> str:
     if not isinstance(config, dict):
         raise Invalid("A consumer config is a JSON object", code="invalid_config")
+    for key in ("durable_name", "name"):
+        check_body_name("consumer", key, config.get(key))
     given = name or config.get("durable_name") or config.get("name")
     if not isinstance(given, str) or not given:
         raise Invalid("A consumer config needs a name (or durable_name)", code="invalid_config")
@@ -56,8 +75,34 @@ async def create_consumer(
     client: ClusterClient, stream: str, config: dict[str, Any]
 ) -> dict[str, Any]:
     info = await _write(client, stream, config, None, "create")
+    forget_listing(client)
     record_change(f"consumer:{stream}/{info['name']}", None, info.get("config"))
     return info
+
+
+def diff_consumer_configs(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    """Each field `after` changes, and whether NATS allows changing it."""
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if key not in after or old == new:
+            continue
+        reason = FIXED.get(key)
+        if key == "deliver_subject" and bool(old) != bool(new):
+            reason = "a push consumer cannot become a pull consumer, nor the reverse"
+        changes.append(
+            Change(field=key, before=old, after=new, updatable=reason is None, reason=reason)
+        )
+    return changes
+
+
+async def preview_consumer_update(
+    client: ClusterClient, stream: str, name: str, config: dict[str, Any]
+) -> list[Change]:
+    """What `update_consumer` would change (a dry run: nothing is sent to NATS but a read)."""
+    current = await get_consumer(client, stream, name)
+    before = current.get("config", {})
+    return diff_consumer_configs(before, {**before, **config})
 
 
 async def update_consumer(
@@ -73,6 +118,7 @@ async def update_consumer(
 async def delete_consumer(client: ClusterClient, stream: str, name: str) -> None:
     current = await get_consumer(client, stream, name)
     await client.js(f"CONSUMER.DELETE.{stream}.{name}")
+    forget_listing(client)
     record_change(f"consumer:{stream}/{name}", current.get("config"), None)
 
 

@@ -7,11 +7,15 @@ allows changing it."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from shared.audit import record_change
 from shared.errors import Invalid
 from shared.nats import ClusterClient
+from shared.streams.names import check_body_name
 from shared.streams.schemas import Change, PurgeIn, StreamInfo, StreamSummary, StreamUpdate
 
 # Fields NATS refuses to change on a live stream (nats-server stream.go, updateConfig checks).
@@ -64,6 +68,87 @@ def _matches(item: StreamSummary, search: str) -> bool:
     return needle in item.name.lower() or any(needle in s.lower() for s in item.subjects)
 
 
+# The console pages and sorts a cluster's whole listing on every request; a 10,000-stream
+# cluster is 40 `STREAM.LIST` pages. A listing is kept this many seconds per connection (and
+# subject filter), shared by concurrent requests, and dropped by every change this process
+# makes through these services (create, update, delete, purge, consumers), so a page read
+# after one's own change is current. Changes made elsewhere show within the TTL.
+LISTING_TTL = 5.0
+Listing = list[tuple[StreamSummary, dict[str, Any]]]
+_listings: WeakKeyDictionary[
+    ClusterClient, dict[str | None, tuple[float, asyncio.Task[Listing]]]
+] = WeakKeyDictionary()
+
+
+def forget_listing(client: ClusterClient) -> None:
+    """Drop the cached listing of this cluster (after a change)."""
+    _listings.pop(client, None)
+
+
+async def _fetch_listing(client: ClusterClient, subject: str | None) -> Listing:
+    body = {"subject": subject} if subject else None
+    return [(summary(i), i) async for i in client.js_paged("STREAM.LIST", "streams", body)]
+
+
+async def stream_listing(
+    client: ClusterClient, subject: str | None = None, *, cached: bool = True
+) -> Listing:
+    """Every stream's summary and full info (optionally those with subjects matching the
+    NATS subject filter `subject`), at most `LISTING_TTL` seconds old when `cached`."""
+    if not cached:
+        return await _fetch_listing(client, subject)
+    entries = _listings.setdefault(client, {})
+    now = time.monotonic()
+    entry = entries.get(subject)
+    if entry is None or entry[0] <= now or (entry[1].done() and entry[1].exception()):
+        task = asyncio.ensure_future(_fetch_listing(client, subject))
+        entry = (now + LISTING_TTL, task)
+        entries[subject] = entry
+    try:
+        return await asyncio.shield(entry[1])
+    except BaseException:
+        if entries.get(subject) is entry:
+            entries.pop(subject, None)
+        raise
+
+
+def select_streams(
+    listing: Listing, *, search: str | None, subject_filtered: bool, sort: str
+) -> Listing:
+    """The listing filtered by `search` (name or subject containing it, unless NATS already
+    filtered by subject) and sorted by a `SortKey`."""
+    rows = listing
+    if search and not subject_filtered:
+        rows = [r for r in rows if _matches(r[0], search)]
+    key = sort.lstrip("-")
+    text_key = key in ("name", "last_ts", "created")
+    return sorted(
+        rows,
+        key=lambda r: (getattr(r[0], key) or "") if text_key else getattr(r[0], key),
+        reverse=sort.startswith("-"),
+    )
+
+
+def _subject_filter(search: str | None) -> str | None:
+    return search if search and any(c in search for c in ".*>") else None
+
+
+async def list_stream_infos(
+    client: ClusterClient,
+    *,
+    search: str | None = None,
+    sort: str = "name",
+    offset: int = 0,
+    limit: int = 100,
+    cached: bool = True,
+) -> tuple[Listing, int]:
+    """A page of (summary, full info) pairs and the total that matched (the console's list)."""
+    subject = _subject_filter(search)
+    listing = await stream_listing(client, subject, cached=cached)
+    rows = select_streams(listing, search=search, subject_filtered=subject is not None, sort=sort)
+    return rows[offset : offset + limit], len(rows)
+
+
 async def list_streams(
     client: ClusterClient,
     *,
@@ -71,20 +156,13 @@ async def list_streams(
     sort: str = "name",
     offset: int = 0,
     limit: int = 100,
+    cached: bool = False,
 ) -> tuple[list[StreamSummary], int]:
     """Every stream (page after page of `STREAM.LIST` until `total`), filtered, sorted, sliced."""
-    body = {"subject": search} if search and any(c in search for c in ".*>") else None
-    items = [summary(i) async for i in client.js_paged("STREAM.LIST", "streams", body)]
-    if search and body is None:
-        items = [i for i in items if _matches(i, search)]
-    key = sort.lstrip("-")
-    items.sort(
-        key=lambda i: (
-            getattr(i, key) or "" if key in ("name", "last_ts", "created") else getattr(i, key)
-        ),
-        reverse=sort.startswith("-"),
+    rows, total = await list_stream_infos(
+        client, search=search, sort=sort, offset=offset, limit=limit, cached=cached
     )
-    return items[offset : offset + limit], len(items)
+    return [r[0] for r in rows], total
 
 
 async def get_stream(client: ClusterClient, name: str) -> StreamInfo:
@@ -104,7 +182,9 @@ async def create_stream(client: ClusterClient, config: dict[str, Any]) -> Stream
     name = config.get("name") if isinstance(config, dict) else None
     if not isinstance(name, str) or not name:
         raise Invalid("A stream config needs a name", code="invalid_config")
+    check_body_name("stream", "name", name)
     info = stream_info(await client.js(f"STREAM.CREATE.{name}", config))
+    forget_listing(client)
     record_change(f"stream:{name}", None, info.config)
     return info
 
@@ -135,6 +215,7 @@ async def update_stream(
     if dry_run or not changes:
         return StreamUpdate(changes=changes, dry_run=dry_run, stream=None if dry_run else current)
     info = stream_info(await client.js(f"STREAM.UPDATE.{name}", wanted))
+    forget_listing(client)
     record_change(f"stream:{name}", current.config, info.config)
     return StreamUpdate(changes=changes, dry_run=False, stream=info)
 
@@ -142,6 +223,7 @@ async def update_stream(
 async def delete_stream(client: ClusterClient, name: str) -> None:
     current = await get_stream(client, name)
     await client.js(f"STREAM.DELETE.{name}")
+    forget_listing(client)
     record_change(f"stream:{name}", current.config, None)
 
 
@@ -159,6 +241,7 @@ async def purge_stream(client: ClusterClient, name: str, purge: PurgeIn) -> int:
         body["seq"] = purge.seq
     before = (await get_stream(client, name)).state
     reply = await client.js(f"STREAM.PURGE.{name}", body)
+    forget_listing(client)
     purged = int(reply.get("purged") or 0)
     record_change(
         f"stream:{name}",
@@ -166,6 +249,27 @@ async def purge_stream(client: ClusterClient, name: str, purge: PurgeIn) -> int:
         {"messages": int(before.get("messages") or 0) - purged, "purge": body},
     )
     return purged
+
+
+async def purge_preview(client: ClusterClient, name: str, purge: PurgeIn) -> tuple[int, bool]:
+    """How many messages `purge` would remove, and whether that count is exact (a purge
+    below a sequence counts from the first sequence, so interior deletes make it an upper
+    bound). Reads only."""
+    state = (await get_stream(client, name)).state
+    total = int(state.get("messages") or 0)
+    exact = True
+    if purge.subject:
+        info = await client.js(f"STREAM.INFO.{name}", {"subjects_filter": purge.subject})
+        total = sum(int(n) for n in ((info.get("state") or {}).get("subjects") or {}).values())
+    if purge.keep is not None:
+        return max(0, total - purge.keep), exact
+    if purge.seq is not None:
+        first = int(state.get("first_seq") or 0)
+        below = max(0, purge.seq - first) if first else 0
+        if purge.subject:
+            return total, False
+        return min(total, below), int(state.get("num_deleted") or 0) == 0
+    return total, exact
 
 
 def update_body(update: StreamUpdate) -> dict[str, Any]:

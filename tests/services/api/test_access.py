@@ -111,6 +111,8 @@ def _expected(level: Access, users_only: bool, caller: Caller) -> int | None:
     if caller.kind == "stranger":
         return 404
     assert caller.role is not None
+    if users_only and caller.kind == "api_key":
+        return 403
     return None if caller.role.at_least(ROLE_FOR_ACCESS[level]) else 403
 
 

@@ -142,3 +142,21 @@ async def test_api_keys_cannot_act_as_users(client, api_key_headers) -> None:
         "/api/v1/orgs", json={"slug": "keyorg", "name": "K"}, headers=headers
     )
     assert created.status_code == 403
+
+
+async def test_an_api_key_cannot_mint_keys_or_invitations_that_would_outlive_its_revocation(
+    client, api_key_headers
+) -> None:
+    headers = await api_key_headers("owner")
+    minted = await client.post(KEYS, json={"name": "child", "role": "viewer"}, headers=headers)
+    assert minted.status_code == 403, minted.text
+    assert minted.json()["code"] == "users_only"
+    invited = await client.post(
+        "/api/v1/orgs/acme/members",
+        json={"email": "x@example.com", "role": "admin"},
+        headers=headers,
+    )
+    assert invited.status_code == 403, invited.text
+    assert invited.json()["code"] == "users_only"
+    # Reading and revoking stay open to an admin key.
+    assert (await client.get(KEYS, headers=headers)).status_code == 200

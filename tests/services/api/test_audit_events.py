@@ -262,3 +262,41 @@ async def test_a_change_that_cannot_be_recorded_is_not_reported_as_done(
     )
     assert response.status_code == 503
     assert response.json()["code"] == "audit_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/orgs/acme/api-keys", {"name": "k", "role": "viewer"}),
+        ("/api/v1/orgs/acme/members", {"email": "new@example.com", "role": "viewer"}),
+        ("/api/v1/orgs/acme/clusters", {"name": "c1", "servers": ["nats://127.0.0.1:4222"]}),
+    ],
+)
+async def test_a_change_whose_audit_row_cannot_be_written_is_not_made(
+    client, auth_headers, accounts, path, body
+) -> None:
+    """The audit row commits in the change's own transaction: when the row is refused, the
+    change is rolled back with it (not made, then reported unrecorded)."""
+    admin = await auth_headers("admin")
+    async with accounts.db.session() as session:
+        await session.execute(
+            text(
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$"
+            )
+        )
+        await session.execute(
+            text(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+            )
+        )
+    refused = await client.post(path, json=body, headers=admin)
+    assert refused.status_code >= 500, refused.text
+    async with accounts.db.session() as session:
+        counts = [
+            await session.scalar(text(f"SELECT count(*) FROM {table}"))
+            for table in ("api_keys", "invitations", "clusters")
+        ]
+        await session.execute(text("DROP TRIGGER refuse_audit ON audit_events"))
+    assert counts == [0, 0, 0]

@@ -83,15 +83,42 @@
     event.detail.elt.querySelectorAll("[data-confirm-name]").forEach(syncConfirm);
   });
 
-  // A "Copy" button copies the text of the element its data-copy names (a secret shown once).
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("[data-copy]");
-    if (!button) return;
-    var source = document.getElementById(button.getAttribute("data-copy"));
-    if (!source || !navigator.clipboard) return;
-    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
-      button.textContent = "Copied";
-    }, function () {});
+  // A copy button (`data-copy="ID"`) copies that input's value; shown only with JavaScript.
+  function setUpCopy(scope) {
+    scope.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+      if (button.dataset.copyReady) return;
+      button.dataset.copyReady = "1";
+      button.addEventListener("click", function () {
+        var field = document.getElementById(button.getAttribute("data-copy"));
+        if (!field) return;
+        field.select();
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+        } else { document.execCommand("copy"); done(); }
+      });
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { setUpCopy(event.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () { setUpCopy(document); });
+
+  // A credentials fieldset shows only the inputs of the authentication type chosen
+  // (without JavaScript all are shown, and the server ignores the others).
+  function syncAuth(fieldset) {
+    var select = fieldset.querySelector("select");
+    fieldset.querySelectorAll("[data-auth-show]").forEach(function (part) {
+      part.hidden = part.getAttribute("data-auth-show") !== select.value;
+    });
+    var hint = fieldset.querySelector("[data-auth-hint]");
+    if (hint) hint.hidden = true;
+  }
+  document.addEventListener("change", function (event) {
+    var fieldset = event.target.closest && event.target.closest("fieldset[data-auth]");
+    if (fieldset && event.target.tagName === "SELECT") syncAuth(fieldset);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("fieldset[data-auth]").forEach(syncAuth);
   });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
