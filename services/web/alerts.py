@@ -17,7 +17,7 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, render, see_other
+from services.web.console import Crumb, form_errors, org_url, render, see_other, url_with
 from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
 from shared.alerts import rules, services
@@ -138,10 +138,30 @@ async def alert_page(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
     alert_id: FromPath[str],
-) -> Template:
-    """One alert: value against threshold, acknowledgement, and its timeline of state
-    changes and deliveries (with their errors)."""
+) -> Template | Response[Any]:
+    """One alert: value against threshold, acknowledgement, its timeline of state changes
+    and deliveries (with their errors), and its target's charts. Without a `range` the page
+    redirects to the range that shows the alert: the shortest one back to a little before it
+    started while it is open, the window around it once resolved."""
+    if "range" not in request.query_params and request.headers.get("hx-request") != "true":
+        detail = await services.get_alert(backends, org_context, alert_id)
+        return see_other(request, url_with(request, **_range_around(detail)))
     return await _alert_view(request, backends, org_context, alert_id)
+
+
+PRESETS = (("1h", 3600), ("6h", 6 * 3600), ("24h", 86400), ("7d", 7 * 86400))
+
+
+def _range_around(detail: Any) -> dict[str, str]:
+    now = datetime.now(UTC)
+    start = detail.started_at - timedelta(minutes=10)
+    if detail.resolved_at is None:
+        for key, seconds in PRESETS:
+            if (now - start).total_seconds() <= seconds:
+                return {"range": key}
+        return {"range": "30d"}
+    end = min(detail.resolved_at + timedelta(minutes=10), now)
+    return {"range": "custom", "from": str(int(start.timestamp())), "to": str(int(end.timestamp()))}
 
 
 @post(

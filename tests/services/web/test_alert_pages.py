@@ -97,7 +97,10 @@ async def test_viewers_read_alerts_rules_and_silences_without_controls_and_forge
     )
     assert live.text.lstrip().startswith('<div id="alerts_live"') and "billing" in live.text
 
-    detail = await client.get(f"{ORG}/alerts/{alert_id}", headers=HTML)
+    # Without a range the page opens on the one that shows the alert (it began just now).
+    bare = await client.get(f"{ORG}/alerts/{alert_id}", headers=HTML)
+    assert bare.status_code == 303 and bare.headers["location"].endswith("?range=1h")
+    detail = await client.get(f"{ORG}/alerts/{alert_id}?range=1h", headers=HTML)
     assert detail.status_code == 200, detail.text
     assert "Timeline" in detail.text and "against threshold 10" in detail.text
     assert "Act on it" not in detail.text
@@ -131,7 +134,7 @@ async def test_an_editor_acknowledges_an_alert_and_silences_it_with_matchers_fro
         headers=HTML,
     )
     assert acked.status_code == 303 and acked.headers["location"] == f"{ORG}/alerts/{alert_id}"
-    detail = (await client.get(f"{ORG}/alerts/{alert_id}", headers=HTML)).text
+    detail = (await client.get(f"{ORG}/alerts/{alert_id}?range=1h", headers=HTML)).text
     assert "by editor@acme.test" in detail and "on it" in detail
     assert await _audited(accounts, "alert.acknowledge") == 1
 
@@ -168,7 +171,7 @@ async def test_an_editor_acknowledges_an_alert_and_silences_it_with_matchers_fro
         headers=HTML,
     )
     assert made.status_code == 303 and made.headers["location"] == f"{ORG}/alerts/{alert_id}"
-    assert "silenced" in (await client.get(f"{ORG}/alerts/{alert_id}", headers=HTML)).text
+    assert "silenced" in (await client.get(f"{ORG}/alerts/{alert_id}?range=1h", headers=HTML)).text
     listing = (await client.get(f"{ORG}/alerts/silences", headers=HTML)).text
     assert "deploying" in listing and "End now" in listing
     silence_id = re.search(r'/alerts/silences/([0-9a-f-]{36})/end"', listing)
