@@ -586,11 +586,19 @@ async def delete_rule(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
     rule_id: FromPath[str],
-) -> Response[Any]:
+) -> Response[Any] | Template:
     rule = await rules.get_rule(backends, org_context, rule_id)
     form = await request.form()
     if (form.get("confirm") or "") != rule.name:
-        raise Invalid("confirm: type the rule's name to delete it", extra={"field": "confirm"})
+        return await _rule_form(
+            request,
+            backends,
+            org_context,
+            rule_id=str(rule.id),
+            values=_rule_values(rule),
+            errors={"confirm": "Type the rule's name to delete it."},
+            status_code=422,
+        )
     await rules.delete_rule(backends, org_context, rule_id)
     return see_other(request, org_url(org_context.slug, "alerts", "rules"))
 

@@ -276,7 +276,7 @@ async def test_an_editor_creates_edits_previews_and_deletes_a_rule(
     wrong = await client.post(
         f"{rule_path}/delete", data={"csrf_token": token, "confirm": "nope"}, headers=HTML
     )
-    assert wrong.status_code == 400
+    assert wrong.status_code == 422 and "Type the rule&#39;s name" in wrong.text
     gone = await client.post(
         f"{rule_path}/delete", data={"csrf_token": token, "confirm": "backlog"}, headers=HTML
     )
@@ -381,3 +381,43 @@ async def test_an_editor_cannot_reach_channels_and_a_forged_channel_post_is_refu
         headers=HTML,
     )
     assert forged.status_code == 403
+
+
+async def test_email_pagerduty_and_telegram_channels_keep_their_secrets_write_only(
+    client, make_user
+):
+    token = await _sign_in(client, make_user, "admin")
+    bad = await client.post(
+        f"{ORG}/settings/channels",
+        data={"csrf_token": token, "kind": "email", "name": "mail", "config.to": "not-an-address"},
+        headers=HTML,
+    )
+    assert bad.status_code == 422 and "not an email address" in bad.text
+    assert "not-an-address" in bad.text  # kept as typed
+    for kind, config, shown, hidden in [
+        ("email", {"config.to": "a@x.example, b@x.example"}, "b@x.example", None),
+        (
+            "pagerduty",
+            {"config.routing_key": "R0UT1NGK3Yabcdefghijklmnopqrstuv"},
+            "Routing key (set)",
+            "R0UT1NGK3Yabcdefghijklmnopqrstuv",
+        ),
+        (
+            "telegram",
+            {"config.bot_token": "123456:B0TT0K3Nabcdefghijklmnop", "config.chat_id": "-10042"},
+            "-10042",
+            "123456:B0TT0K3Nabcdefghijklmnop",
+        ),
+    ]:
+        made = await client.post(
+            f"{ORG}/settings/channels",
+            data={"csrf_token": token, "kind": kind, "name": kind, **config},
+            headers=HTML,
+        )
+        assert made.status_code == 303, made.text
+        page = (await client.get(made.headers["location"], headers=HTML)).text
+        assert shown in page, kind
+        if hidden:
+            assert hidden not in page and "(set)" in page, kind
+    listing = (await client.get(f"{ORG}/settings/channels", headers=HTML)).text
+    assert all(f">{kind}</a>" in listing for kind in ("email", "pagerduty", "telegram"))
