@@ -54,7 +54,8 @@ async def alerts_page(
     org_context: NamedDependency[OrgContext],
 ) -> Template:
     """Alerts newest first, by state tab (`?state=firing|pending|resolved|all`) and filters
-    (`severity`, `cluster`, `rule`); `alerts_live` refreshes itself in place."""
+    (`severity`, `cluster`, `rule`): tabs and filters swap `alerts_view`; the list inside it,
+    `alerts_live`, refreshes itself in place (leaving a filter being chosen alone)."""
     q = request.query_params
     state = q.get("state") or "firing"
     if state not in STATES:
@@ -80,7 +81,7 @@ async def alerts_page(
         org=org_context,
         section="alerts",
         crumbs=[Crumb("Alerts")],
-        fragments=("alerts_live",),
+        fragments=("alerts_view", "alerts_live"),
         alerts=listing.items,
         total=listing.total,
         page_no=page_no,

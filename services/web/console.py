@@ -10,7 +10,12 @@ pasted in Slack opens the same view):
     /orgs/{org}/clusters/{cluster}/streams                  its streams (?search=&sort=&page=)
     /orgs/{org}/clusters/{cluster}/streams/{stream}         ?tab=overview|consumers|config|messages
     /orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}
-    /orgs/{org}/settings/members | api-keys | audit
+    /orgs/{org}/alerts                                      ?state=firing|pending|resolved|all
+                                                            &severity=&cluster=&rule=
+    /orgs/{org}/alerts/{id}                                 one alert (?range= of its chart)
+    /orgs/{org}/alerts/rules | rules/new | rules/{id}       rules, their editor and preview
+    /orgs/{org}/alerts/silences                             ?show=all; ?alert={id} fills the form
+    /orgs/{org}/settings/members | api-keys | channels | audit
     /account                                                you, your organizations, your password
     /invitations/{token}                                    accept an invitation (public)
     /status                                                 backing services (public)

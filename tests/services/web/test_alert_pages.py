@@ -96,6 +96,11 @@ async def test_viewers_read_alerts_rules_and_silences_without_controls_and_forge
         headers={**HTML, "HX-Request": "true", "HX-Target": "alerts_live"},
     )
     assert live.text.lstrip().startswith('<div id="alerts_live"') and "billing" in live.text
+    tab = await client.get(
+        f"{ORG}/alerts?state=pending",
+        headers={**HTML, "HX-Request": "true", "HX-Target": "alerts_view"},
+    )
+    assert tab.text.lstrip().startswith('<div id="alerts_view"') and "No pending alerts" in tab.text
 
     # Without a range the page opens on the one that shows the alert (it began just now).
     bare = await client.get(f"{ORG}/alerts/{alert_id}", headers=HTML)
