@@ -33,7 +33,7 @@ FIELDS: dict[str, tuple[tuple[str, str, bool, str, str], ...]] = {
     "slack": (("webhook_url", "Incoming webhook URL", True, "url", ""),),
     "webhook": (
         ("url", "URL", True, "url", "JetDeck POSTs JSON signed per Standard Webhooks."),
-        ("headers", "Extra headers", True, "textarea", "One `Name: value` a line."),
+        ("headers", "Extra headers", True, "textarea", "One “Name: value” a line."),
     ),
     "email": (("to", "To", False, "textarea", "Email addresses, one a line or comma-separated."),),
     "pagerduty": (("routing_key", "Routing key", True, "text", "Events API v2 integration key."),),

@@ -335,6 +335,7 @@ async def test_an_admin_makes_a_webhook_channel_sees_its_secret_once_and_sends_a
         headers={**HTML, "HX-Request": "true", "HX-Target": "channel_test"},
     )
     assert tested.status_code == 200 and "Test sent: the receiver answered 200" in tested.text
+    assert tested.text.lstrip().startswith('<div id="channel_test"') and ">test<" in tested.text
     (call,) = receiver.on("/hook")
     assert call.headers["X-Team"] == "ops"
     from standardwebhooks.webhooks import Webhook
