@@ -15,7 +15,9 @@ from services.access import Access, access
 from services.api.auth import Principal
 from services.api.security import COOKIE_AUTH
 from services.web import charts, clusters, formatting, settings_pages
+from services.web.alerts import ALERT_HANDLERS
 from services.web.assets import static_router
+from services.web.channels import CHANNEL_HANDLERS
 from services.web.console import render
 from services.web.dashboard import dashboard_page
 from services.web.errors import exception_handlers
@@ -84,6 +86,8 @@ WEB_HANDLERS = [
     login,
     logout,
     dashboard_page,
+    *ALERT_HANDLERS,
+    *CHANNEL_HANDLERS,
     *clusters.HANDLERS,
     *settings_pages.HANDLERS,
     *charts.CHART_HANDLERS,

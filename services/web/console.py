@@ -10,7 +10,12 @@ pasted in Slack opens the same view):
     /orgs/{org}/clusters/{cluster}/streams                  its streams (?search=&sort=&page=)
     /orgs/{org}/clusters/{cluster}/streams/{stream}         ?tab=overview|consumers|config|messages
     /orgs/{org}/clusters/{cluster}/streams/{stream}/consumers/{consumer}
-    /orgs/{org}/settings/members | api-keys | audit
+    /orgs/{org}/alerts                                      ?state=firing|pending|resolved|all
+                                                            &severity=&cluster=&rule=
+    /orgs/{org}/alerts/{id}                                 one alert (?range= of its chart)
+    /orgs/{org}/alerts/rules | rules/new | rules/{id}       rules, their editor and preview
+    /orgs/{org}/alerts/silences                             ?show=all; ?alert={id} fills the form
+    /orgs/{org}/settings/members | api-keys | channels | audit
     /account                                                you, your organizations, your password
     /invitations/{token}                                    accept an invitation (public)
     /status                                                 backing services (public)
@@ -49,7 +54,8 @@ controls (sort, page, filter, tab) push the URL (`hx-push-url="true"`); polling 
 Template context on console pages: `user` (Principal), `org` (OrgContext), `orgs` (the user's
 memberships, for the switcher), `clusters` (the organization's cluster names and
 environments), `cluster` (the current one's name or None), `section` (the navigation entry to
-mark current: dashboard, clusters, streams, members, api-keys, audit, account), `crumbs`,
+mark current: dashboard, clusters, streams, alerts, members, api-keys, channels, audit,
+account), `crumbs`,
 `csrf_token`, `fragment` (the block being rendered alone, or None), `has_page(path)` (the
 navigation shows an entry only once its route exists: `has_page('/orgs/{org}/settings/audit')`),
 and two functions:
@@ -118,10 +124,25 @@ LIVE_TRIGGER = (
     "every 10s [document.visibilityState === 'visible'], "
     "visibilitychange[document.visibilityState === 'visible'] from:document"
 )
-# Who may read each settings page (as the API: members for all, keys and audit for admins);
-# the navigation links only those the user may open.
-SETTINGS_ACCESS = {"members": Role.VIEWER, "api-keys": Role.ADMIN, "audit": Role.ADMIN}
-SECTIONS = ("dashboard", "clusters", "streams", "members", "api-keys", "audit", "account")
+# Who may read each settings page (as the API: members for all, keys, channels and audit for
+# admins); the navigation links only those the user may open.
+SETTINGS_ACCESS = {
+    "members": Role.VIEWER,
+    "api-keys": Role.ADMIN,
+    "channels": Role.ADMIN,
+    "audit": Role.ADMIN,
+}
+SECTIONS = (
+    "dashboard",
+    "clusters",
+    "streams",
+    "alerts",
+    "members",
+    "api-keys",
+    "channels",
+    "audit",
+    "account",
+)
 
 
 @dataclass(frozen=True)
