@@ -39,7 +39,7 @@ async def test_an_owner_registers_a_cluster_manages_access_and_reads_the_audit_l
     await page.get_by_role("button", name="Register").click()
     await page.wait_for_url(f"{console.base}/orgs/acme/clusters/main")
     assert await page.get_by_role("heading", name="JetStream account usage").is_visible()
-    assert await page.get_by_role("heading", name="Servers").is_visible()
+    assert await page.get_by_role("heading", name="Servers", exact=True).is_visible()
     await assert_accessible(page, "cluster page")
     await screenshot(page, "cluster")
     await console.goto("/orgs/acme/clusters")
