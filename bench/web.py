@@ -687,6 +687,7 @@ async def _streams_page(base: str, key: str, streams: int, urls: list[str]) -> N
         page_ms, page_size = await series(page_url, html)
         ttl = stream_services.LISTING_TTL
         stream_services.LISTING_TTL = 0.0  # every request lists the cluster afresh
+        stream_services._listings.clear()  # …including the next one
         try:
             uncached_ms, _ = await series(page_url, html)
         finally:

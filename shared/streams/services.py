@@ -75,9 +75,19 @@ def _matches(item: StreamSummary, search: str) -> bool:
 # after one's own change is current. Changes made elsewhere show within the TTL.
 LISTING_TTL = 5.0
 Listing = list[tuple[StreamSummary, dict[str, Any]]]
-_listings: WeakKeyDictionary[
-    ClusterClient, dict[str | None, tuple[float, asyncio.Task[Listing]]]
-] = WeakKeyDictionary()
+
+
+class _Entry:
+    """One cached listing (a task shared by concurrent requests) and its filtered, sorted
+    views, kept as long as the listing."""
+
+    def __init__(self, task: asyncio.Task[Listing]):
+        self.expires = time.monotonic() + LISTING_TTL
+        self.task = task
+        self.views: dict[tuple[str | None, str], Listing] = {}
+
+
+_listings: WeakKeyDictionary[ClusterClient, dict[str | None, _Entry]] = WeakKeyDictionary()
 
 
 def forget_listing(client: ClusterClient) -> None:
@@ -90,6 +100,24 @@ async def _fetch_listing(client: ClusterClient, subject: str | None) -> Listing:
     return [(summary(i), i) async for i in client.js_paged("STREAM.LIST", "streams", body)]
 
 
+async def _cached_entry(client: ClusterClient, subject: str | None) -> tuple[_Entry, Listing]:
+    entries = _listings.setdefault(client, {})
+    entry = entries.get(subject)
+    if (
+        entry is None
+        or entry.expires <= time.monotonic()
+        or (entry.task.done() and entry.task.exception())
+    ):
+        entry = _Entry(asyncio.ensure_future(_fetch_listing(client, subject)))
+        entries[subject] = entry
+    try:
+        return entry, await asyncio.shield(entry.task)
+    except BaseException:
+        if entries.get(subject) is entry:
+            entries.pop(subject, None)
+        raise
+
+
 async def stream_listing(
     client: ClusterClient, subject: str | None = None, *, cached: bool = True
 ) -> Listing:
@@ -97,19 +125,7 @@ async def stream_listing(
     NATS subject filter `subject`), at most `LISTING_TTL` seconds old when `cached`."""
     if not cached:
         return await _fetch_listing(client, subject)
-    entries = _listings.setdefault(client, {})
-    now = time.monotonic()
-    entry = entries.get(subject)
-    if entry is None or entry[0] <= now or (entry[1].done() and entry[1].exception()):
-        task = asyncio.ensure_future(_fetch_listing(client, subject))
-        entry = (now + LISTING_TTL, task)
-        entries[subject] = entry
-    try:
-        return await asyncio.shield(entry[1])
-    except BaseException:
-        if entries.get(subject) is entry:
-            entries.pop(subject, None)
-        raise
+    return (await _cached_entry(client, subject))[1]
 
 
 def select_streams(
@@ -144,9 +160,21 @@ async def list_stream_infos(
 ) -> tuple[Listing, int]:
     """A page of (summary, full info) pairs and the total that matched (the console's list)."""
     subject = _subject_filter(search)
-    listing = await stream_listing(client, subject, cached=cached)
-    rows = select_streams(listing, search=search, subject_filtered=subject is not None, sort=sort)
-    return rows[offset : offset + limit], len(rows)
+    if not cached:
+        listing = await _fetch_listing(client, subject)
+        rows = select_streams(
+            listing, search=search, subject_filtered=subject is not None, sort=sort
+        )
+        return rows[offset : offset + limit], len(rows)
+    entry, listing = await _cached_entry(client, subject)
+    view = entry.views.get((search, sort))
+    if view is None:  # paging through one search and sort sorts once
+        view = select_streams(
+            listing, search=search, subject_filtered=subject is not None, sort=sort
+        )
+        if len(entry.views) < 64:
+            entry.views[(search, sort)] = view
+    return view[offset : offset + limit], len(view)
 
 
 async def list_streams(

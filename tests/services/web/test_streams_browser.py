@@ -78,6 +78,7 @@ async def test_an_editor_creates_edits_purges_and_deletes_a_stream_and_its_consu
     await review.wait_for()
     assert await review.get_by_role("rowheader", name="max_msgs").is_visible()
     await assert_accessible(page, "stream config review")
+    await review.scroll_into_view_if_needed()
     await screenshot(page, "stream-config-review")
     async with page.expect_navigation(url=f"{console.base}{BASE}/WEBORDERS?tab=config"):
         await review.get_by_role("button", name="Apply 1 change").click()  # HX-Redirect
