@@ -253,6 +253,9 @@ async def matrix(module_settings: Any, nats_single_deployment: Any) -> AsyncIter
 
     nats = NatsTarget(nats_single_deployment)
     nats.restart_stopped_nodes()
+    # From an empty server, whatever a module before left (its clean-up is skipped when its
+    # set-up fails): build_world creates ORDERS and SCRATCH afresh.
+    await delete_every_stream(nats)
     backends = Backends.open(module_settings)
     accounts = Accounts(backends)
     # /metrics is public at the access level and guarded by its own token, closed unless

@@ -133,6 +133,9 @@ async def fuzz_target(module_settings: Any, nats_single_deployment: Any) -> Any:
 
     nats = NatsTarget(nats_single_deployment)
     nats.restart_stopped_nodes()
+    # From an empty server, whatever a module before left (its clean-up is skipped when its
+    # set-up fails): build_world creates ORDERS and SCRATCH afresh.
+    await delete_every_stream(nats)
     backends = Backends.open(module_settings)
     accounts = Accounts(backends)
     with serve(create_app(module_settings)) as base_url:
