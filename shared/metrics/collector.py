@@ -510,7 +510,9 @@ async def _read_time_lags(
     async def read(sample: ConsumerSample) -> None:
         async with gate:
             filters, ack_floor = sample.filters, sample.ack_floor_stream_seq
-            if filters is None:  # JSZ carries no config: ask the consumer for its filters
+            # Both JSZ (asked with `config`) and CONSUMER.LIST carry the filters; only a
+            # report without the consumer's config costs a CONSUMER.INFO first.
+            if filters is None:
                 counter.requests += 1
                 try:
                     info = msgspec.convert(

@@ -88,8 +88,8 @@ class ConsumerSample:
     ack_floor_stream_seq: int
     last_active: datetime | None
     time_lag_seconds: float | None = None
-    # The consumer's filter subjects when the report carried its config (CONSUMER.LIST does,
-    # JSZ without `config` does not): () for none (every subject), None for unknown.
+    # The consumer's filter subjects from the report's config (CONSUMER.LIST and JSZ, asked
+    # with `config`, carry it): () for none (every subject), None for a report without it.
     filters: tuple[str, ...] | None = None
     last_delivered: datetime | None = None
     last_acked: datetime | None = None

@@ -136,14 +136,19 @@ async def test_a_filtered_consumers_time_lag_is_the_age_of_its_own_first_message
 ) -> None:
     times = await _filtered_backlog(nats_server)
     ts = cycle_time(10, time.time() + 70)
-    for system in (True, False):  # JSZ (no consumer config in it) and listing
+    for system in (True, False):  # JSZ and listing
         target = target_for(nats_server, system=system, cluster_id=f"lag-{system}")
-        await collect_cluster(clickhouse, pool, target, ts)
+        result = await collect_cluster(clickhouse, pool, target, ts)
         lags = await _lags(clickhouse, ts)
         await clickhouse.command("TRUNCATE TABLE jetdeck_test.consumer_samples")
 
         assert lags["F"] == (ts - times[4]).total_seconds()  # ev.b first at 4, not seq 1
         assert lags["M"] == (ts - times[3]).total_seconds()  # ev.c at 3 comes before ev.b
+        # The filters came with the report itself (JSZ asked with configs, CONSUMER.LIST):
+        # no CONSUMER.INFO was needed to learn them.
+        assert result.collection is not None
+        filters = {c.consumer: c.filters for c in result.collection.consumers}
+        assert filters == {"F": ("ev.b",), "M": ("ev.b", "ev.c")}
 
 
 async def test_a_slow_consumer_leader_is_waited_for_and_a_follower_never_records_zero_pending(
