@@ -23,6 +23,7 @@ from services.api.errors import exception_handlers
 from services.api.metrics import prometheus_metrics, request_metrics
 from services.api.security import forwarded_headers, security_headers
 from services.health import healthz, readyz
+from services.sse import UNCOMPRESSED
 from services.web.app import template_config, web_router
 from shared.backends import Backends
 from shared.config import Settings, get_settings
@@ -96,7 +97,11 @@ def create_app(
         else None,
         # HTML, CSS, JS and JSON leave gzipped when the client accepts it (level 6: most of
         # level 9's ratio for a fraction of its CPU); streams are compressed chunk by chunk.
-        compression_config=CompressionConfig(backend="gzip", gzip_compress_level=6),
+        # Live (SSE) routes opt out (services/sse.py): the middleware holds a response's
+        # headers until its first body chunk.
+        compression_config=CompressionConfig(
+            backend="gzip", gzip_compress_level=6, exclude_opt_key=UNCOMPRESSED
+        ),
         exception_handlers=exception_handlers,
         openapi_config=openapi_config() if api else None,
         template_config=template_config() if web else None,

@@ -19,6 +19,7 @@ from services.access import Access, access
 from services.api.auth import OrgContext
 from services.api.params import Limit
 from services.api.streams import NATS_DEPENDENCY
+from services.sse import LIVE, keepalive, opening
 from shared.backends import Backends
 from shared.messages import services
 from shared.messages.schemas import Direction, Message, MessagePage, Published, PublishIn
@@ -109,7 +110,11 @@ class MessageController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{stream}.{format}"'},
         )
 
-    @get("/tail", opt=access(Access.VIEWER), operation_class=answers_as("text/event-stream"))
+    @get(
+        "/tail",
+        opt={**access(Access.VIEWER), **LIVE},
+        operation_class=answers_as("text/event-stream"),
+    )
     async def tail_messages(
         self,
         stream: FromPath[str],
@@ -120,7 +125,8 @@ class MessageController(Controller):
     ) -> ServerSentEvent:
         """Events: `message` (a message as JSON), `skipped` (`{"skipped": n}`: the client fell
         behind and missed n messages), `end` (`{"reason": "stream_deleted"}`, last); a
-        `: keepalive` comment after 15 s without any."""
+        `: keepalive` comment after 15 s without any. The response begins at once (headers
+        and a `retry:` line, uncompressed: services/sse.py)."""
         principal = org_context.principal
         sub = await backends.tails.subscribe(
             nats, stream, subject=subject, user=str(principal.user_id or principal.id)
@@ -128,9 +134,10 @@ class MessageController(Controller):
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             try:
+                yield opening()
                 async for event in sub:
                     if event.kind == "heartbeat":
-                        yield ServerSentEventMessage(comment="keepalive")
+                        yield keepalive()
                         continue
                     if event.kind == "message":
                         data = msgspec.json.encode(event.message).decode()

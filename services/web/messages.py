@@ -34,6 +34,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from services.access import Access, access
 from services.api.streams import NATS_DEPENDENCY
+from services.sse import LIVE, keepalive, opening
 from services.web.console import Crumb, form_errors, prefetch_switchers, render, see_other
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
@@ -585,7 +586,7 @@ class RateCap:
 
 @get(
     MESSAGE_PATH + "/tail",
-    opt=access(Access.VIEWER),
+    opt={**access(Access.VIEWER), **LIVE},
     dependencies=NATS_DEPENDENCY,
     include_in_schema=False,
 )
@@ -599,8 +600,10 @@ async def tail_messages(
 ) -> ServerSentEvent:
     """New messages as rows for the tab's list, over SSE, through the shared tail service:
     events `row` (a row as JSON), `skipped` (`{"skipped": n}`: over the rate cap or fallen
-    behind), `end` (`{"reason": …}`). The tail ends when the browser leaves (the response's
-    generator is closed on disconnect, which closes the subscription)."""
+    behind), `end` (`{"reason": …}`), a `: keepalive` comment after 15 s without any. The
+    response begins at once, uncompressed (services/sse.py). The tail ends when the browser
+    leaves (the response's generator is closed on disconnect, which closes the
+    subscription)."""
     principal = org_context.principal
     sub = await backends.tails.subscribe(
         nats, stream, subject=subject or None, user=str(principal.user_id or principal.id)
@@ -612,6 +615,7 @@ async def tail_messages(
     async def events() -> AsyncIterator[ServerSentEventMessage]:
         nonlocal over
         try:
+            yield opening()
             yield ServerSentEventMessage(data="{}", event="ready")
             async for event in sub:
                 if event.kind == "message":
@@ -627,6 +631,8 @@ async def tail_messages(
                     yield ServerSentEventMessage(data=_row_event(event.message, base), event="row")
                 elif event.kind == "skipped":
                     yield _skipped(event.skipped)
+                elif event.kind == "heartbeat":
+                    yield keepalive()
                 else:
                     yield ServerSentEventMessage(
                         data=json.dumps({"reason": event.reason}), event="end"
