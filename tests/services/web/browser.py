@@ -53,6 +53,14 @@ class ConsolePage:
         """A console error or failed request the test provokes on purpose (a regex)."""
         self.allowed.append(re.compile(pattern))
 
+    def _request_failed(self, request: Any) -> None:
+        # ERR_ABORTED is the browser cancelling a request itself, e.g. the favicon of a page
+        # it navigated away from: no answer failed. Errors the server sent are 4xx/5xx
+        # responses, recorded below.
+        if "ERR_ABORTED" in str(request.failure):
+            return
+        self.record(f"failed: {request.method} {request.url} {request.failure}")
+
     def record(self, problem: str) -> None:
         if not any(p.search(problem) for p in self.allowed):
             self.problems.append(problem)
@@ -64,7 +72,7 @@ class ConsolePage:
             lambda m: self.record(f"console {m.type}: {m.text}") if m.type == "error" else None,
         )
         page.on("pageerror", lambda exc: self.record(f"uncaught: {exc}"))
-        page.on("requestfailed", lambda r: self.record(f"failed: {r.method} {r.url} {r.failure}"))
+        page.on("requestfailed", self._request_failed)
         page.on(
             "response",
             lambda r: (
