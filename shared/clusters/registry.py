@@ -19,7 +19,7 @@ from shared.clusters.schemas import AuthOut, ClusterIn, ClusterOut, ClusterPatch
 from shared.clusters.secrets import apply_change, auth_out, without_credentials
 from shared.crypto import decrypt_json, encrypt_json
 from shared.db import Database
-from shared.errors import Conflict, NotFound, Unavailable
+from shared.errors import Conflict, Invalid, NotFound, Unavailable
 
 
 def _db(backends: Backends) -> Database:
@@ -80,7 +80,18 @@ async def _load(session: AsyncSession, org_id: uuid.UUID, name: str) -> Cluster:
     return cluster
 
 
+# The console's register and import forms live at /orgs/{org}/clusters/new and …/import, so
+# a cluster of either name could never be opened there.
+RESERVED_NAMES = frozenset({"new", "import"})
+
+
 async def _name_free(session: AsyncSession, org_id: uuid.UUID, name: str) -> None:
+    if name in RESERVED_NAMES:
+        raise Invalid(
+            f"{name!r} is reserved (the console's {name} page); choose another cluster name",
+            code="cluster_name_reserved",
+            extra={"field": "name", "cluster": name},
+        )
     taken = await session.scalar(
         select(Cluster.id).where(Cluster.org_id == org_id, Cluster.name == name)
     )

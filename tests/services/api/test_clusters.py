@@ -69,6 +69,23 @@ async def test_a_second_cluster_with_the_same_name_conflicts(
     assert again.json()["code"] == "cluster_name_in_use"
 
 
+async def test_the_console_page_names_new_and_import_are_refused_as_cluster_names(
+    client: Any, auth_headers: Any, nats_server: Any
+) -> None:
+    admin = await auth_headers("admin")
+    for name in ("new", "import"):
+        refused = await client.post(ORG_PATH, json=cluster_body(nats_server, name), headers=admin)
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "cluster_name_reserved"
+        assert refused.json()["extra"]["field"] == "name"
+    created = await client.post(ORG_PATH, json=cluster_body(nats_server, "prod"), headers=admin)
+    assert created.status_code == 201
+    renamed = await client.patch(f"{ORG_PATH}/prod", json={"name": "new"}, headers=admin)
+    assert renamed.status_code == 400
+    listed = await client.get(ORG_PATH, headers=admin)
+    assert [c["name"] for c in listed.json()["items"]] == ["prod"]
+
+
 async def test_patching_keeps_the_stored_password_when_none_is_given(
     client: Any, auth_headers: Any, nats_server: Any
 ) -> None:
