@@ -369,7 +369,7 @@ async def cluster_chart_data(
         "org": org_id,
         "cluster": cluster_id,
         "start": int(rng.start.timestamp()),
-        "end": int(rng.end.timestamp()),
+        "end": math.ceil(rng.end.timestamp()),
     }
     where = (
         f"org_id = {{org:String}} AND cluster_id = {{cluster:String}} "
@@ -542,7 +542,7 @@ async def lag_sparklines(
             "org": org_id,
             **keys,
             "start": int(start.timestamp()),
-            "end": int(end.timestamp()),
+            "end": math.ceil(end.timestamp()),
         },
     )
     index = {x: i for i, x in enumerate(xs)}

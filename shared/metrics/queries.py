@@ -161,7 +161,7 @@ async def _fetch(
             "consumer": q.consumer or "",
             "account": q.account or "",
             "start": int(start.timestamp()),
-            "end": int(q.end.timestamp()),
+            "end": math.ceil(q.end.timestamp()),
         },
     )
 

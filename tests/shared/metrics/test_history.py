@@ -216,6 +216,10 @@ async def test_a_retried_collection_stores_no_sample_twice(nats_cluster, clickho
     points = (await series(clickhouse, cycle(0), cycle(2), step=10))["series"]
     assert [v for _, v in points["messages"]] == [10, 10]
     assert [v for _, v in points["ingest_rate"]] == [0.0]
+    # A read that ends within the second of the last sample shows it (bounds round up to
+    # whole seconds: a chart opened just after a collection would otherwise miss it).
+    within = await series(clickhouse, cycle(0), cycle(1) + timedelta(milliseconds=400), step=10)
+    assert [v for _, v in within["series"]["messages"]] == [10, 10]
 
 
 async def test_a_series_with_no_data_is_empty_not_an_error(clickhouse) -> None:
