@@ -654,7 +654,7 @@ async def _cold_load(http: httpx.AsyncClient, url: str) -> tuple[int, int, int]:
 
 
 async def _streams_page(base: str, key: str, streams: int, urls: list[str]) -> None:
-    from shared.streams import services as stream_services
+    from shared.streams import listing as stream_listing
 
     await _populate(urls, streams)
     api_headers = {"Authorization": f"Bearer {key}"}
@@ -685,13 +685,13 @@ async def _streams_page(base: str, key: str, streams: int, urls: list[str]) -> N
         raw_ms = await _raw_listing(urls)
         api_ms, api_size = await series(api_url, api_headers)
         page_ms, page_size = await series(page_url, html)
-        ttl = stream_services.LISTING_TTL
-        stream_services.LISTING_TTL = 0.0  # every request lists the cluster afresh
-        stream_services._listings.clear()  # …including the next one
+        ttl = stream_listing.LISTING_TTL
+        stream_listing.LISTING_TTL = 0.0  # every request lists the cluster afresh
+        stream_listing._listings.clear()  # …including the next one
         try:
             uncached_ms, _ = await series(page_url, html)
         finally:
-            stream_services.LISTING_TTL = ttl
+            stream_listing.LISTING_TTL = ttl
         page_again_ms, _ = await series(page_url, html)
         api_again_ms, _ = await series(api_url, api_headers)
         api_ms += api_again_ms
@@ -701,7 +701,7 @@ async def _streams_page(base: str, key: str, streams: int, urls: list[str]) -> N
             f"(time to first byte, {STREAM_PAGE_REQUESTS} requests each)"
         )
         print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
-        row("GET /api/v1/…/streams?limit=50 (API)", api_ms, api_size)
+        row("GET /api/v1/…/streams?limit=50 (API, listing cache)", api_ms, api_size)
         row("streams page (listing cache, as served)", page_ms + page_again_ms, page_size)
         row("streams page, cache off (40 STREAM.LIST)", uncached_ms)
         row("  baseline: STREAM.LIST x40 + JSON decode", raw_ms)

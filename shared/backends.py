@@ -15,11 +15,15 @@ from shared import errors
 from shared.clusters.addresses import AddressPolicy
 from shared.config import Settings
 from shared.db import Database
+from shared.epochs import RedisEpochs
 from shared.messages.tails import TailHub
 from shared.metrics.clickhouse import ClickHouse
 from shared.nats import ConnectionPool
+from shared.streams.listing import LISTING_TTL
 
 CHECK_TIMEOUT = 2.0
+# `<prefix><cluster id>`: bumped by every change made through JetDeck on the cluster.
+CLUSTER_EPOCH_PREFIX = "jetdeck:cluster-epoch:"
 # Redis answers in milliseconds: a command that takes this long means it is frozen or gone.
 REDIS_TIMEOUT = 2.0
 
@@ -65,18 +69,21 @@ class Backends:
     def open(cls, settings: Settings) -> Backends:
         """Create clients; nothing connects until first use, so start-up never hangs."""
         policy = AddressPolicy(settings.clusters.allowed_networks)
-        return cls(
-            settings=settings,
-            database=Database(settings.database.url, pool_size=settings.database.pool_size)
-            if settings.database.url
-            else None,
-            redis=aioredis.Redis.from_url(
+        redis = (
+            aioredis.Redis.from_url(
                 settings.redis.url,
                 socket_connect_timeout=CHECK_TIMEOUT,
                 socket_timeout=REDIS_TIMEOUT,
             )
             if settings.redis.url
+            else None
+        )
+        return cls(
+            settings=settings,
+            database=Database(settings.database.url, pool_size=settings.database.pool_size)
+            if settings.database.url
             else None,
+            redis=redis,
             clickhouse=ClickHouse(settings.clickhouse.url, settings.clickhouse.database)
             if settings.clickhouse.url
             else None,
@@ -84,6 +91,14 @@ class Backends:
                 timeout=settings.nats.request_timeout,
                 pin=policy.pin,
                 host_allowed=policy.allows_host,
+                # What a process changes on a cluster invalidates what all of them cached.
+                epochs=RedisEpochs(
+                    redis,
+                    CLUSTER_EPOCH_PREFIX,
+                    lapses=f"other processes' stream listings lapse within {LISTING_TTL:g}s",
+                )
+                if redis is not None
+                else None,
             ),
             tails=TailHub(
                 per_user=settings.messages.tails_per_user,

@@ -21,6 +21,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from shared import errors
+from shared.epochs import Epochs, LocalEpochs
 from shared.nats.connection import ConnectionSpec, CredentialsError
 from shared.nats.errors import domain_error
 from shared.nats.headers import encode_headers, parse_for_client
@@ -88,17 +89,37 @@ class _Replies:
 
 
 class ClusterClient:
-    """A live connection to one cluster, with JetStream request helpers."""
+    """A live connection to one cluster, with JetStream request helpers.
 
-    def __init__(self, label: str, nc: NATS, timeout: float):
+    `key` names the cluster the same way in every process (the pool's key: the cluster's id),
+    and `epochs` is where a change made through JetDeck is announced to every process
+    (`epochs.bump(key)`) and where what a process cached for the cluster is checked against
+    (`epochs.read(key)`): shared/streams/listing.py."""
+
+    def __init__(
+        self,
+        label: str,
+        nc: NATS,
+        timeout: float,
+        *,
+        key: str | None = None,
+        epochs: Epochs | None = None,
+    ):
         self.label = label
         self.nc = nc
         self.timeout = timeout
+        self.key = key if key is not None else label
+        self.epochs: Epochs = epochs if epochs is not None else LocalEpochs()
         self.last_used = time.monotonic()
         self._batches: dict[str, _Replies] = {}
         self._batch_prefix: str | None = None
         self._batch_lock = asyncio.Lock()
         self._token = 0
+
+    @property
+    def connected(self) -> bool:
+        """Up now (not closed, not reconnecting after losing its server)."""
+        return bool(self.nc.is_connected)
 
     @property
     def server_info(self) -> dict[str, Any]:
@@ -197,6 +218,7 @@ class ClusterClient:
         self._batches[token] = pending
         met, checked = False, 0
         try:
+            sent = time.monotonic()  # each reply's round trip counts from here
             await self._publish(subject, payload, reply=inbox)
             while not pending.done.done():
                 if until is not None and ends is None:
@@ -221,7 +243,7 @@ class ClusterClient:
         finally:
             self._batches.pop(token, None)
         return [
-            ServerReply(msg.data, at - started)
+            ServerReply(msg.data, at - sent)
             for msg, at in zip(pending.replies, pending.arrived_at, strict=True)
             if not _is_status(msg)
         ]
@@ -268,6 +290,16 @@ class ClusterClient:
                 extra={"cluster": self.label},
             )
         return msg
+
+    async def rtt(self) -> float:
+        """Seconds of one PING/PONG with the server the connection is on."""
+        self.last_used = time.monotonic()
+        try:
+            return float(await self.nc.rtt(timeout=max(1, round(self.timeout))))
+        except (TimeoutError, NatsTimeout):
+            raise self._unavailable_for_timeout(self.timeout) from None
+        except nats.errors.ConnectionClosedError:
+            raise self._closed() from None
 
     async def request_raw(
         self,
@@ -347,6 +379,9 @@ class ConnectionPool:
     bounded by it too. A failed attempt is remembered for `failure_seconds`, so requests for an
     unreachable cluster answer 503 at once meanwhile instead of each trying again. Other
     clusters are never held up: nothing is locked while connecting.
+
+    `epochs` (shared/epochs.py) is handed to every client: Redis-backed in a deployment, so
+    what one process changes on a cluster invalidates what every process cached for it.
     """
 
     def __init__(
@@ -358,8 +393,10 @@ class ConnectionPool:
         failure_seconds: float = FAILURE_SECONDS,
         pin: Callable[[ConnectionSpec, str], Awaitable[ConnectionSpec]] | None = None,
         host_allowed: Callable[[str], bool] | None = None,
+        epochs: Epochs | None = None,
     ):
         self.timeout = timeout
+        self.epochs: Epochs = epochs if epochs is not None else LocalEpochs()
         # Checks where a connection may go and pins it there, at every connect (the cluster
         # address policy, shared/clusters/addresses.py).
         self.pin = pin
@@ -422,7 +459,7 @@ class ConnectionPool:
                 nc = await asyncio.wait_for(self.connect(spec, label), self.timeout)
             except TimeoutError:
                 raise self._timed_out(label) from None
-            client = ClusterClient(label, nc, self.timeout)
+            client = ClusterClient(label, nc, self.timeout, key=key, epochs=self.epochs)
             self._clients[key] = (fingerprint, client)
             self._failures.pop(key, None)
             return client

@@ -7,9 +7,9 @@ from typing import Any
 from shared.audit import record_change
 from shared.errors import Invalid
 from shared.nats import ClusterClient
+from shared.streams.listing import listing_changed
 from shared.streams.names import check_body_name
 from shared.streams.schemas import Change
-from shared.streams.services import forget_listing
 
 # Fields NATS refuses to change on a consumer (nats-server consumer.go, updateConfig checks).
 FIXED = {
@@ -75,7 +75,7 @@ async def create_consumer(
     client: ClusterClient, stream: str, config: dict[str, Any]
 ) -> dict[str, Any]:
     info = await _write(client, stream, config, None, "create")
-    forget_listing(client)
+    await listing_changed(client)
     record_change(f"consumer:{stream}/{info['name']}", None, info.get("config"))
     return info
 
@@ -118,7 +118,7 @@ async def update_consumer(
 async def delete_consumer(client: ClusterClient, stream: str, name: str) -> None:
     current = await get_consumer(client, stream, name)
     await client.js(f"CONSUMER.DELETE.{stream}.{name}")
-    forget_listing(client)
+    await listing_changed(client)
     record_change(f"consumer:{stream}/{name}", current.get("config"), None)
 
 

@@ -1,4 +1,5 @@
-"""Streams: list (every page), info, create, update (with a dry run), delete, purge.
+"""Streams: list (every page; shared by requests: listing.py), info, create, update (with a dry
+run), delete, purge.
 
 A stream's config is NATS' own JSON. An update starts from the stream's current config and
 applies the fields given, so a client may send a whole `nats stream info --json` config or
@@ -7,14 +8,18 @@ allows changing it."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from shared.audit import record_change
 from shared.errors import Invalid
 from shared.nats import ClusterClient
+from shared.streams.listing import (
+    MAX_VIEWS,
+    Listing,
+    cached_listing,
+    fetch_listing,
+    listing_changed,
+)
 from shared.streams.names import check_body_name
 from shared.streams.schemas import Change, PurgeIn, StreamInfo, StreamSummary, StreamUpdate
 
@@ -45,87 +50,19 @@ def stream_info(data: dict[str, Any]) -> StreamInfo:
     )
 
 
-def summary(info: dict[str, Any]) -> StreamSummary:
-    config, state = info.get("config") or {}, info.get("state") or {}
-    return StreamSummary(
-        name=config.get("name", ""),
-        subjects=list(config.get("subjects") or []),
-        retention=config.get("retention", "limits"),
-        storage=config.get("storage", "file"),
-        replicas=int(config.get("num_replicas") or 1),
-        messages=int(state.get("messages") or 0),
-        bytes=int(state.get("bytes") or 0),
-        consumers=int(state.get("consumer_count") or 0),
-        first_seq=int(state.get("first_seq") or 0),
-        last_seq=int(state.get("last_seq") or 0),
-        last_ts=state.get("last_ts") if int(state.get("last_seq") or 0) else None,
-        created=info.get("created"),
-    )
-
-
 def _matches(item: StreamSummary, search: str) -> bool:
     needle = search.lower()
     return needle in item.name.lower() or any(needle in s.lower() for s in item.subjects)
-
-
-# The console pages and sorts a cluster's whole listing on every request; a 10,000-stream
-# cluster is 40 `STREAM.LIST` pages. A listing is kept this many seconds per connection (and
-# subject filter), shared by concurrent requests, and dropped by every change this process
-# makes through these services (create, update, delete, purge, consumers), so a page read
-# after one's own change is current. Changes made elsewhere show within the TTL.
-LISTING_TTL = 5.0
-Listing = list[tuple[StreamSummary, dict[str, Any]]]
-
-
-class _Entry:
-    """One cached listing (a task shared by concurrent requests) and its filtered, sorted
-    views, kept as long as the listing."""
-
-    def __init__(self, task: asyncio.Task[Listing]):
-        self.expires = time.monotonic() + LISTING_TTL
-        self.task = task
-        self.views: dict[tuple[str | None, str], Listing] = {}
-
-
-_listings: WeakKeyDictionary[ClusterClient, dict[str | None, _Entry]] = WeakKeyDictionary()
-
-
-def forget_listing(client: ClusterClient) -> None:
-    """Drop the cached listing of this cluster (after a change)."""
-    _listings.pop(client, None)
-
-
-async def _fetch_listing(client: ClusterClient, subject: str | None) -> Listing:
-    body = {"subject": subject} if subject else None
-    return [(summary(i), i) async for i in client.js_paged("STREAM.LIST", "streams", body)]
-
-
-async def _cached_entry(client: ClusterClient, subject: str | None) -> tuple[_Entry, Listing]:
-    entries = _listings.setdefault(client, {})
-    entry = entries.get(subject)
-    if (
-        entry is None
-        or entry.expires <= time.monotonic()
-        or (entry.task.done() and entry.task.exception())
-    ):
-        entry = _Entry(asyncio.ensure_future(_fetch_listing(client, subject)))
-        entries[subject] = entry
-    try:
-        return entry, await asyncio.shield(entry.task)
-    except BaseException:
-        if entries.get(subject) is entry:
-            entries.pop(subject, None)
-        raise
 
 
 async def stream_listing(
     client: ClusterClient, subject: str | None = None, *, cached: bool = True
 ) -> Listing:
     """Every stream's summary and full info (optionally those with subjects matching the
-    NATS subject filter `subject`), at most `LISTING_TTL` seconds old when `cached`."""
+    NATS subject filter `subject`); when `cached`, a listing shared as listing.py says."""
     if not cached:
-        return await _fetch_listing(client, subject)
-    return (await _cached_entry(client, subject))[1]
+        return await fetch_listing(client, subject)
+    return (await cached_listing(client, subject))[1]
 
 
 def select_streams(
@@ -161,18 +98,18 @@ async def list_stream_infos(
     """A page of (summary, full info) pairs and the total that matched (the console's list)."""
     subject = _subject_filter(search)
     if not cached:
-        listing = await _fetch_listing(client, subject)
+        listing = await fetch_listing(client, subject)
         rows = select_streams(
             listing, search=search, subject_filtered=subject is not None, sort=sort
         )
         return rows[offset : offset + limit], len(rows)
-    entry, listing = await _cached_entry(client, subject)
+    entry, listing = await cached_listing(client, subject)
     view = entry.views.get((search, sort))
     if view is None:  # paging through one search and sort sorts once
         view = select_streams(
             listing, search=search, subject_filtered=subject is not None, sort=sort
         )
-        if len(entry.views) < 64:
+        if len(entry.views) < MAX_VIEWS:
             entry.views[(search, sort)] = view
     return view[offset : offset + limit], len(view)
 
@@ -184,9 +121,11 @@ async def list_streams(
     sort: str = "name",
     offset: int = 0,
     limit: int = 100,
-    cached: bool = False,
+    cached: bool = True,
 ) -> tuple[list[StreamSummary], int]:
-    """Every stream (page after page of `STREAM.LIST` until `total`), filtered, sorted, sliced."""
+    """A page of stream summaries and the total that matched: every stream (page after page
+    of `STREAM.LIST` until `total`, shared as listing.py says when `cached`), filtered,
+    sorted, sliced."""
     rows, total = await list_stream_infos(
         client, search=search, sort=sort, offset=offset, limit=limit, cached=cached
     )
@@ -212,7 +151,7 @@ async def create_stream(client: ClusterClient, config: dict[str, Any]) -> Stream
         raise Invalid("A stream config needs a name", code="invalid_config")
     check_body_name("stream", "name", name)
     info = stream_info(await client.js(f"STREAM.CREATE.{name}", config))
-    forget_listing(client)
+    await listing_changed(client)
     record_change(f"stream:{name}", None, info.config)
     return info
 
@@ -243,7 +182,7 @@ async def update_stream(
     if dry_run or not changes:
         return StreamUpdate(changes=changes, dry_run=dry_run, stream=None if dry_run else current)
     info = stream_info(await client.js(f"STREAM.UPDATE.{name}", wanted))
-    forget_listing(client)
+    await listing_changed(client)
     record_change(f"stream:{name}", current.config, info.config)
     return StreamUpdate(changes=changes, dry_run=False, stream=info)
 
@@ -251,7 +190,7 @@ async def update_stream(
 async def delete_stream(client: ClusterClient, name: str) -> None:
     current = await get_stream(client, name)
     await client.js(f"STREAM.DELETE.{name}")
-    forget_listing(client)
+    await listing_changed(client)
     record_change(f"stream:{name}", current.config, None)
 
 
@@ -269,7 +208,7 @@ async def purge_stream(client: ClusterClient, name: str, purge: PurgeIn) -> int:
         body["seq"] = purge.seq
     before = (await get_stream(client, name)).state
     reply = await client.js(f"STREAM.PURGE.{name}", body)
-    forget_listing(client)
+    await listing_changed(client)
     purged = int(reply.get("purged") or 0)
     record_change(
         f"stream:{name}",
