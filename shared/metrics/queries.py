@@ -134,17 +134,20 @@ async def _fetch(
         "org_id = {org:String} AND cluster_id = {cluster:String} AND stream = {stream:String}"
         + (" AND consumer = {consumer:String}" if consumer else "")
     )
+    window = (
+        f"{time_col} >= toDateTime({{start:UInt32}}, 'UTC')"
+        f" AND {time_col} < toDateTime({{end:UInt32}}, 'UTC')"
+    )
+    # The account of the latest sample in the window (the same as the latest before its end
+    # whenever the window has any sample, and without one there is nothing to show): reading
+    # only the window, not the stream's whole history, on every chart request.
     account = (
         "{account:String}"
         if q.account is not None
         else f"(SELECT argMax(account, ({time_col}, account)) FROM {ch.database}.{table} "  # noqa: S608 (our names)
-        f"WHERE {labels} AND {time_col} < toDateTime({{end:UInt32}}, 'UTC'))"
+        f"WHERE {labels} AND {window})"
     )
-    where = (
-        f"{labels} AND account = {account}"
-        + f" AND {time_col} >= toDateTime({{start:UInt32}}, 'UTC')"
-        + f" AND {time_col} < toDateTime({{end:UInt32}}, 'UTC')"
-    )
+    where = f"{labels} AND account = {account} AND {window}"
     # One step before `from` seeds the first rate.
     start = _floor(q.start, res.step_seconds) - timedelta(seconds=res.step_seconds)
     sql = (
