@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ API = "$JS.API"
 IDLE_SECONDS = 300.0
 # How long a failed connect attempt answers for its cluster before the next one is tried.
 FAILURE_SECONDS = 3.0
+# How long closing a connection that failed to come up may take (its socket is dropped anyway).
+CLOSE_SECONDS = 0.5
 _json = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder()
 
@@ -218,7 +221,6 @@ class ClusterClient:
         self._batches[token] = pending
         met, checked = False, 0
         try:
-            sent = time.monotonic()  # each reply's round trip counts from here
             await self._publish(subject, payload, reply=inbox)
             while not pending.done.done():
                 if until is not None and ends is None:
@@ -243,7 +245,7 @@ class ClusterClient:
         finally:
             self._batches.pop(token, None)
         return [
-            ServerReply(msg.data, at - sent)
+            ServerReply(msg.data, at - started)
             for msg, at in zip(pending.replies, pending.arrived_at, strict=True)
             if not _is_status(msg)
         ]
@@ -290,16 +292,6 @@ class ClusterClient:
                 extra={"cluster": self.label},
             )
         return msg
-
-    async def rtt(self) -> float:
-        """Seconds of one PING/PONG with the server the connection is on."""
-        self.last_used = time.monotonic()
-        try:
-            return float(await self.nc.rtt(timeout=max(1, round(self.timeout))))
-        except (TimeoutError, NatsTimeout):
-            raise self._unavailable_for_timeout(self.timeout) from None
-        except nats.errors.ConnectionClosedError:
-            raise self._closed() from None
 
     async def request_raw(
         self,
@@ -394,8 +386,10 @@ class ConnectionPool:
         pin: Callable[[ConnectionSpec, str], Awaitable[ConnectionSpec]] | None = None,
         host_allowed: Callable[[str], bool] | None = None,
         epochs: Epochs | None = None,
+        randomize: bool = True,
     ):
         self.timeout = timeout
+        self.randomize = randomize  # try a cluster's servers in random order (else as listed)
         self.epochs: Epochs = epochs if epochs is not None else LocalEpochs()
         # Checks where a connection may go and pins it there, at every connect (the cluster
         # address policy, shared/clusters/addresses.py).
@@ -473,13 +467,62 @@ class ConnectionPool:
     async def connect(self, spec: ConnectionSpec, label: str) -> NATS:
         """A new connection that, once up, keeps reconnecting across the cluster's servers.
 
-        nats-py's first connect retries forever when reconnecting is unlimited. So the first
-        connect walks the server list once (a refused or silent server is skipped; an auth or
-        TLS failure ends it at once, with its reason), and only the live connection is
-        switched to reconnect without limit.
+        nats-py's first connect retries forever when reconnecting is unlimited, and without
+        reconnecting it gives up at the first server that accepts the TCP connection but never
+        sends INFO. So the first connect walks the servers itself, in random order (as nats-py
+        would: processes spread over the servers; `randomize=False`: as listed), one at a time,
+        within the request timeout: each server gets an equal share of what is left (at most
+        `connect_timeout`), a refused, silent or failing server is skipped, and an auth or TLS
+        failure ends the walk at once with its reason (every server of a cluster would say the
+        same). Only the live connection is given every server and switched to reconnect
+        without limit.
         """
         if self.pin is not None:
             spec = await self.pin(spec, label)
+        try:
+            base = spec.connect_options()
+        except CredentialsError as exc:
+            raise connection_error(exc, label, spec=spec) from None
+        servers = list(spec.servers)
+        if self.randomize:
+            random.shuffle(servers)  # spreading processes over the servers, as nats-py does
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        failures: list[errors.Unavailable] = []  # why each server failed, in order
+        for i, server in enumerate(servers):
+            share = min(self.connect_timeout, (deadline - loop.time()) / (len(servers) - i))
+            if share <= 0:
+                break
+            try:
+                nc = await self._connect_to(server, base, share, spec, label)
+            except errors.Unavailable as failed:
+                if failed.code in ("cluster_auth_failed", "cluster_tls_failed"):
+                    raise
+                failures.append(failed)
+                continue
+            nc._error_cb = _quiet_error
+            _add_servers(nc, [s for s in servers if s != server])  # for reconnecting
+            await self._drop_refused_servers(nc)  # those the first INFO advertised
+            # Read by nats-py whenever the connection drops (client.py `_process_op_err`,
+            # `_select_next_server`).
+            nc.options.update(
+                allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+            )
+            return nc
+        # The latest server's reason unless an earlier one says more than "unreachable".
+        latest = [*reversed(failures)] or [connection_error(TimeoutError(), label, spec=spec)]
+        specific = [e for e in latest if e.code != "cluster_unreachable"]
+        raise (specific or latest)[0]
+
+    async def _connect_to(
+        self,
+        server: str,
+        base: dict[str, Any],
+        seconds: float,
+        spec: ConnectionSpec,
+        label: str,
+    ) -> NATS:
+        """A connection to `server` alone within `seconds`, or `Unavailable` saying why."""
         nc = RawHeaderClient()
         seen: list[BaseException] = []
 
@@ -488,47 +531,50 @@ class ConnectionPool:
             await _quiet_error(exc)
 
         async def drop_refused_servers() -> None:
-            if self.host_allowed is not None:
-                allowed = self.host_allowed
-                nc._server_pool = [
-                    srv
-                    for srv in nc._server_pool
-                    if not srv.discovered or allowed(srv.uri.hostname or "")
-                ]
+            await self._drop_refused_servers(nc)
 
+        options: dict[str, Any] = {
+            **base,
+            "servers": [server],
+            "dont_randomize": True,
+            "discovered_server_cb": drop_refused_servers,
+            "connect_timeout": seconds,  # nats-py takes float seconds, for each step
+            "allow_reconnect": False,
+            "max_reconnect_attempts": 1,
+            "reconnect_time_wait": 0.05,
+            "error_cb": remember,
+        }
         try:
-            options: dict[str, Any] = {
-                **spec.connect_options(),
-                "discovered_server_cb": drop_refused_servers,
-                # nats-py takes float seconds; never longer than a request may wait
-                "connect_timeout": min(self.connect_timeout, self.timeout),
-                "allow_reconnect": False,
-                "max_reconnect_attempts": 1,
-                "reconnect_time_wait": 0.05,
-                "error_cb": remember,
-            }
-            await nc.connect(**options)
+            async with asyncio.timeout(seconds):  # the steps together, too
+                await nc.connect(**options)
         except asyncio.CancelledError:
             # Given up on (the request timeout): leave nothing behind reconnecting.
             await _close_quietly(nc)
             raise
         except Exception as exc:
-            # "no servers" hides why each server failed; the error callback saw the causes.
+            # "no servers" hides why the server failed; the error callback saw the causes.
             # The most telling one wins: a server that refuses a client certificate sends a
             # TLS alert and closes, and "connection lost" may be reported after the alert.
-            # The latest first, as before, when no cause says more than "unreachable".
+            # The latest first when no cause says more than "unreachable".
             latest = [*reversed(seen)]
             causes = latest if isinstance(exc, nats.errors.NoServersError) else [exc, *latest]
-            causes = causes or [exc]
-            found = [connection_error(c, label, spec=spec) for c in causes]
+            found = [connection_error(c, label, spec=spec) for c in causes or [exc]]
             specific = [e for e in found if e.code != "cluster_unreachable"]
+            # Release the socket; bounded, as closing a transport whose TLS handshake failed
+            # may wait for ever.
+            await _close_quietly(nc, within=CLOSE_SECONDS)
             raise (specific or found)[0] from None
-        nc._error_cb = _quiet_error
-        await drop_refused_servers()  # those the first INFO advertised
-        # Read by nats-py whenever the connection drops (client.py `_process_op_err`,
-        # `_select_next_server`).
-        nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         return nc
+
+    async def _drop_refused_servers(self, nc: NATS) -> None:
+        """Servers a cluster advertises at addresses the policy refuses leave the pool."""
+        if self.host_allowed is not None:
+            allowed = self.host_allowed
+            nc._server_pool = [
+                srv
+                for srv in nc._server_pool
+                if not srv.discovered or allowed(srv.uri.hostname or "")
+            ]
 
     async def forget(self, key: str) -> None:
         self._failures.pop(key, None)
@@ -557,6 +603,20 @@ class ConnectionPool:
         self._clients.clear()
 
 
+def _add_servers(nc: NATS, urls: list[str]) -> None:
+    """Add the cluster's other configured servers to a live connection's reconnect pool (it
+    was made with one server), skipping those INFO advertised already."""
+    known = {(srv.uri.hostname, srv.uri.port) for srv in nc._server_pool}
+    for url in urls:
+        before = len(nc._server_pool)
+        nc._setup_server_pool([url])
+        added = nc._server_pool[before:]
+        if added and (added[0].uri.hostname, added[0].uri.port) in known:
+            del nc._server_pool[before:]
+        else:
+            known.update((srv.uri.hostname, srv.uri.port) for srv in added)
+
+
 def server_info(nc: NATS) -> dict[str, Any]:
     """The INFO the connected server sent (nats-py keeps it, but only privately: this is the
     one place JetDeck reads it)."""
@@ -568,9 +628,14 @@ def _retrieved(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-async def _close_quietly(nc: NATS) -> None:
+async def _close_quietly(nc: NATS, *, within: float | None = None) -> None:
+    """Close a connection given up on; shielded (the caller is being cancelled), or given up
+    on after `within` seconds."""
     try:
-        await asyncio.shield(nc.close())
+        if within is None:
+            await asyncio.shield(nc.close())
+        else:
+            await asyncio.wait_for(nc.close(), within)
     except Exception as exc:
         log.debug("closing an abandoned connection: %s", type(exc).__name__)
 

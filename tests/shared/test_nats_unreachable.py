@@ -111,3 +111,40 @@ async def test_a_silent_cluster_does_not_hold_up_another_cluster(
     assert "memory" in info
     assert done_first  # the live cluster answered while the dead one was still connecting
     assert all(isinstance(o, errors.Unavailable) for o in outcomes)
+
+
+async def test_a_silent_first_server_is_skipped_for_the_next_one_within_the_timeout(
+    silent: SilentServer, nats_server
+) -> None:
+    """The silent server gets its share of the request timeout, not all of it: a request
+    reaches the healthy server listed after it, and reconnects know both."""
+    pool = ConnectionPool(timeout=2.0, connect_timeout=15.0, randomize=False)
+    silent_url = f"nats://127.0.0.1:{silent.port}"
+    spec = ConnectionSpec(
+        servers=(silent_url, *nats_server.servers),
+        auth=Auth(kind="user_password", username=nats_server.user, password=nats_server.password),
+    )
+    try:
+        client = await pool.client("c1", spec)
+        info = await client.js("INFO")
+        pool_ports = {uri.port for uri in client.nc.servers}
+    finally:
+        await pool.close()
+    assert "memory" in info
+    assert silent.drain() == 1  # tried first, once
+    assert silent.port in pool_ports and len(pool_ports) == 1 + len(nats_server.servers)
+
+
+async def test_every_server_silent_is_unreachable_and_each_was_tried() -> None:
+    servers = [SilentServer(), SilentServer()]
+    pool = ConnectionPool(timeout=1.0, randomize=False)
+    spec = ConnectionSpec(servers=tuple(f"nats://127.0.0.1:{s.port}" for s in servers))
+    try:
+        with pytest.raises(errors.Unavailable) as refused:
+            await pool.client("dead", spec)
+        assert refused.value.code == "cluster_unreachable"
+        assert [s.drain() for s in servers] == [1, 1]
+    finally:
+        await pool.close()
+        for server in servers:
+            server.close()
