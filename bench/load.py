@@ -9,10 +9,12 @@ the bench's users spread over both as a load balancer would, + `jetdeck worker` 
   2. the same with T live tails (SSE) open as well, on a stream receiving messages;
   3. I idle SSE tails of a quiet stream: resident memory per connection.
 
-Prints p50/p99 per route, errors (must be 0), requests/s, tail messages received, peak RSS of
-the process tree(s) per phase, and the collector's last cycle time for the 2,000-stream
-cluster (from `GET /metrics`). Each phase lasts `--seconds` (default 60). Everything binds
-127.0.0.1; the client runs on the same machine, so its CPU competes with the server's.
+Prints p50/p99 per route, errors (must be 0), requests/s, tail messages received, peak RSS and
+CPU time of the process tree(s) per phase (CPU per request says what a request costs however
+busy the machine is; the load average at the phase's end says how busy it was), and the
+collector's last cycle time for the 2,000-stream cluster (from `GET /metrics`). Each phase
+lasts `--seconds` (default 60). Everything binds 127.0.0.1; the client runs on the same
+machine, so its CPU competes with the server's.
 
     .venv/bin/python bench/load.py [--layout up|prod|both] [--seconds 60] [--users 50]
         [--tails 200] [--idle 1000] [--streams 2000]
@@ -95,6 +97,21 @@ class RssSampler:
     def reset(self) -> None:
         self.peak = self.now()
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the processes and their live children used so far: what
+        a request costs the server, however busy the machine is (latencies are not)."""
+        total = 0.0
+        for pid in self.pids:
+            try:
+                root = psutil.Process(pid)
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        times = p.cpu_times()
+                        total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
     def _run(self) -> None:
         while not self._stop.wait(0.25):
             self.peak = max(self.peak, self.now())
@@ -132,6 +149,8 @@ BENCH_ENV = {
     "JETDECK_MESSAGES_TAILS_PER_USER": "50",
     "JETDECK_MESSAGES_TAILS_PER_PROCESS": "5000",
     "JETDECK_LOG_LEVEL": "WARNING",
+    # `GET /metrics` (closed by default) for the collector's cycle time at the end.
+    "JETDECK_METRICS_PUBLIC": "true",
 }
 
 
@@ -509,12 +528,14 @@ async def publisher(
         await asyncio.sleep(0.05)
 
 
-def report(title: str, stats: Stats, seconds: float, rss_peak: int) -> None:
+def report(title: str, stats: Stats, seconds: float, rss_peak: int, cpu: float) -> None:
     total = sum(len(v) for v in stats.latencies.values())
     errors = sum(len(v) for v in stats.errors.values())
     print(
         f"  {title}: {total / seconds:.0f} requests/s, errors {errors}, "
-        f"peak RSS {rss_peak / 2**20:.0f} MiB"
+        f"peak RSS {rss_peak / 2**20:.0f} MiB, server CPU {cpu:.1f} s "
+        f"({cpu / max(total, 1) * 1000:.1f} ms a request), load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     for name, values in sorted(stats.latencies.items()):
         print(
@@ -556,6 +577,7 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
             for phase, tails in (("browse", 0), ("browse + tails", args.tails)):
                 stats = Stats()
                 sampler.reset()
+                cpu_before = sampler.cpu_seconds()
                 tasks = await open_tails(
                     http, bases, cluster, viewers, stats, tails, "LIVE", lambda i: f"live.{i % 4}"
                 )
@@ -572,7 +594,7 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                report(phase, stats, args.seconds, sampler.peak)
+                report(phase, stats, args.seconds, sampler.peak, sampler.cpu_seconds() - cpu_before)
             # Idle SSE connections on a quiet stream: memory per connection.
             await asyncio.sleep(2)
             before = sampler.now()
