@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 
 log = logging.getLogger("jetdeck.epochs")
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Unreadable:
@@ -130,3 +134,54 @@ class RedisEpochs:
 
     async def bump(self, key: str) -> None:
         await bump_epoch(self.redis, self.prefix + key, lapses=self.lapses)
+
+
+class EpochCache(Generic[K, V]):
+    """Values this process computed, used while the Redis counter `key` still holds the value
+    read before each was computed, and for `max_age` seconds at most (which bounds the harm of
+    a lost increment). One store per Redis client (per `Backends`); without Redis, or when it
+    cannot be read, nothing is cached.
+
+        epoch = await cache.epoch(redis)       # first, on every request
+        value = cache.get(redis, name, epoch)  # None: compute it, then
+        cache.put(redis, name, epoch, value)
+        await cache.changed(redis)             # after committing a change
+    """
+
+    def __init__(self, key: str, *, max_age: float, max_entries: int = 10_000) -> None:
+        self.key = key
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self._stores: weakref.WeakKeyDictionary[aioredis.Redis, dict[K, tuple[Epoch, float, V]]]
+        self._stores = weakref.WeakKeyDictionary()
+
+    async def epoch(self, redis: aioredis.Redis | None) -> Epoch:
+        return UNREADABLE if redis is None else await read_epoch(redis, self.key)
+
+    def get(self, redis: aioredis.Redis | None, name: K, epoch: Epoch) -> V | None:
+        if redis is None or isinstance(epoch, Unreadable):
+            return None
+        store = self._stores.get(redis)
+        hit = store.get(name) if store is not None else None
+        if store is None or hit is None:
+            return None
+        if hit[0] != epoch or time.monotonic() - hit[1] > self.max_age:
+            del store[name]
+            return None
+        return hit[2]
+
+    def put(self, redis: aioredis.Redis | None, name: K, epoch: Epoch, value: V) -> None:
+        if redis is None or isinstance(epoch, Unreadable):
+            return
+        store = self._stores.setdefault(redis, {})
+        if len(store) >= self.max_entries:
+            store.clear()  # crude, but bounded and rare: entries live max_age at most
+        store[name] = (epoch, time.monotonic(), value)
+
+    async def changed(self, redis: aioredis.Redis | None) -> None:
+        """After committing a change: this process forgets at once, the others on their next
+        read of the epoch."""
+        if redis is None:
+            return
+        self._stores.pop(redis, None)
+        await bump_epoch(redis, self.key, lapses=f"cached values lapse within {self.max_age:g}s")

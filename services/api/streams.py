@@ -50,6 +50,9 @@ class StreamController(Controller):
         offset: Offset = 0,
         limit: Limit = 100,
     ) -> Page[StreamSummary]:
+        """Every stream of the cluster, searched, sorted and paged. The listing is shared by
+        requests for up to 5 s: a change made through JetDeck shows in the next list, a change
+        made elsewhere (and message figures) within those 5 s."""
         items, total = await services.list_streams(
             nats, search=search, sort=sort, offset=offset, limit=limit
         )

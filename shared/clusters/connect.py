@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters.models import Cluster
-from shared.clusters.registry import load_cluster
+from shared.clusters.registry import RESOLVED, load_cluster
 from shared.clusters.secrets import with_credentials
 from shared.nats import Auth, ClusterClient, ConnectionSpec, Tls
 
@@ -48,9 +50,29 @@ def connection_spec(
     )
 
 
+@dataclass(frozen=True)
+class ClusterTarget:
+    """What a request needs of a registered cluster: its id (the pool's key) and how to reach
+    it. Immutable: shared by the requests of a process (`registry.RESOLVED`)."""
+
+    id: uuid.UUID
+    name: str
+    spec: ConnectionSpec
+
+
+async def cluster_target(backends: Backends, org_id: uuid.UUID, name: str) -> ClusterTarget:
+    """The organization's cluster `name` (404 when unknown), from this process's cache while
+    no cluster changed (registry.RESOLVED), else from the database."""
+    epoch = await RESOLVED.epoch(backends.redis)
+    target: ClusterTarget | None = RESOLVED.get(backends.redis, (org_id, name), epoch)
+    if target is None:
+        cluster, secrets = await load_cluster(backends, org_id, name)
+        target = ClusterTarget(cluster.id, cluster.name, connection_spec(cluster, secrets))
+        RESOLVED.put(backends.redis, (org_id, name), epoch, target)
+    return target
+
+
 async def cluster_client(backends: Backends, ctx: OrgContext, name: str) -> ClusterClient:
     """The pooled connection to the organization's cluster `name` (404 when unknown)."""
-    cluster, secrets = await load_cluster(backends, ctx.org_id, name)
-    return await backends.nats.client(
-        str(cluster.id), connection_spec(cluster, secrets), label=cluster.name
-    )
+    target = await cluster_target(backends, ctx.org_id, name)
+    return await backends.nats.client(str(target.id), target.spec, label=target.name)

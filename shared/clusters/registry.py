@@ -19,7 +19,17 @@ from shared.clusters.schemas import AuthOut, ClusterIn, ClusterOut, ClusterPatch
 from shared.clusters.secrets import apply_change, auth_out, without_credentials
 from shared.crypto import decrypt_json, encrypt_json
 from shared.db import Database
+from shared.epochs import EpochCache
 from shared.errors import Conflict, Invalid, NotFound, Unavailable
+
+# What requests resolve a cluster's name to (connect.py: its id and connection spec), kept per
+# process: looking a cluster up is a database round trip and a decryption, dearer than the
+# browse it serves. Every change to a cluster (renamed, changed, removed) bumps the epoch once
+# committed, so the next request in every process resolves it afresh; entries lapse after
+# 30 s whatever happens (a lost increment).
+RESOLVED: EpochCache[tuple[uuid.UUID, str], Any] = EpochCache(
+    "jetdeck:clusters:epoch", max_age=30.0
+)
 
 
 def _db(backends: Backends) -> Database:
@@ -183,6 +193,7 @@ async def update_cluster(
         out = to_out(cluster, secrets)
         cluster_id = cluster.id
         record_change(f"cluster:{out.name}", before, _public(out))
+    await RESOLVED.changed(backends.redis)  # every process resolves it afresh
     for suffix in ("", ":system"):  # the next request reconnects with the new settings
         await backends.nats.forget(f"{cluster_id}{suffix}")
     return out
@@ -195,6 +206,7 @@ async def delete_cluster(backends: Backends, ctx: OrgContext, name: str) -> None
         cluster_id = cluster.id
         await session.delete(cluster)
         record_change(f"cluster:{name}", before, None)
+    await RESOLVED.changed(backends.redis)
     for suffix in ("", ":system"):
         await backends.nats.forget(f"{cluster_id}{suffix}")
 

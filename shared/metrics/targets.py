@@ -7,8 +7,9 @@ import uuid
 from sqlalchemy import select
 
 from shared.backends import Backends
+from shared.clusters.connect import cluster_target
 from shared.clusters.models import Cluster
-from shared.clusters.services import connection_spec, load_cluster
+from shared.clusters.services import connection_spec
 from shared.config import Settings
 from shared.crypto import decrypt_json
 from shared.errors import Unavailable
@@ -53,5 +54,4 @@ async def collection_target(backends: Backends, cluster_id: str) -> CollectTarge
 
 async def cluster_id_of(backends: Backends, org_id: uuid.UUID, name: str) -> str:
     """The id of the organization's cluster `name` (NotFound when there is none)."""
-    cluster, _ = await load_cluster(backends, org_id, name)
-    return str(cluster.id)
+    return str((await cluster_target(backends, org_id, name)).id)
