@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +28,17 @@ def _chdb_location(url: str) -> str:
     return url.removeprefix("chdb://")
 
 
+class _SharedQuery:
+    """One read that concurrent identical reads may join until it begins (`started`, set by
+    the worker thread once it holds chDB's lock)."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+
 class ClickHouse:
     """Async façade over a clickhouse-connect client, bound to JetDeck's database."""
 
@@ -37,6 +48,10 @@ class ClickHouse:
         self.embedded = url.startswith("chdb:")
         self._client: Client | None = None
         self._lock: threading.Lock | None = None
+        # Reads not begun yet, which identical reads may join.
+        self._queries: dict[
+            tuple[asyncio.AbstractEventLoop, str, str], tuple[_SharedQuery, asyncio.Future[Any]]
+        ] = {}
 
     def _connect(self) -> tuple[Client, threading.Lock]:
         if self._client is not None and self._lock is not None:
@@ -67,12 +82,22 @@ class ClickHouse:
                 self._lock = threading.Lock()
         return self._client, self._lock
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        *args: Any,
+        _started: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         try:
             client, lock = self._connect()
             if self.embedded:
                 with lock:
+                    if _started is not None:
+                        _started()
                     return getattr(client, method)(*args, **kwargs)
+            if _started is not None:
+                _started()
             return getattr(client, method)(*args, **kwargs)
         except ClickHouseError as exc:
             if "Connection" in type(exc).__name__ or "connect" in str(exc).lower():
@@ -91,8 +116,29 @@ class ClickHouse:
     async def query(
         self, sql: str, parameters: dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        result = await asyncio.to_thread(self._call, "query", sql, parameters=parameters)
+        """The rows of a read. Identical reads share one query while it has not begun (chDB
+        runs one query at a time, so under load identical chart reads queue up): a request
+        never gets rows read before it arrived."""
+        # Per event loop: a worker process may run actors on several.
+        key = (asyncio.get_running_loop(), sql, repr(sorted((parameters or {}).items())))
+        joined = self._queries.get(key)
+        if joined is None or joined[0].started:
+            shared = _SharedQuery()
+            task = asyncio.ensure_future(
+                asyncio.to_thread(
+                    self._call, "query", sql, parameters=parameters, _started=shared.start
+                )
+            )
+            joined = self._queries[key] = (shared, task)
+            task.add_done_callback(lambda _: self._forget(key, shared))
+        result = await asyncio.shield(joined[1])
         return list(result.result_rows)
+
+    def _forget(
+        self, key: tuple[asyncio.AbstractEventLoop, str, str], shared: _SharedQuery
+    ) -> None:
+        if key in self._queries and self._queries[key][0] is shared:
+            del self._queries[key]
 
     async def insert(
         self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]
