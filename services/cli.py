@@ -91,6 +91,9 @@ def serve_http(app: Litestar, host: str, port: int) -> None:
     Server(uvicorn_config(app, host, port)).run()
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 def uvicorn_config(app: Any, host: str, port: int) -> Any:
     """How JetDeck's HTTP server runs. Forwarded headers are the app's business (trusted only
     from JETDECK_TRUSTED_PROXIES), so uvicorn's own handling (which trusts 127.0.0.1) is off."""
@@ -104,6 +107,10 @@ def uvicorn_config(app: Any, host: str, port: int) -> Any:
         lifespan="on",
         proxy_headers=False,
         server_header=False,
+        # An idle keep-alive connection outlives the clients' own idle limits (httpx 5 s, a
+        # load balancer's 60 s): otherwise the server may close one as a client reuses it,
+        # and the client's request meets a reset (bench/load.py saw it under load).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
