@@ -1,8 +1,9 @@
 """Organization settings in the console — members, API keys, the audit log — plus the change
 of password on `/account` and the page an invitation link opens.
 
-Access is the API's: everyone reads the members, admins manage them and read keys and the
-audit log (the navigation links only what the user may open). What is shown once — an
+Access is the API's: everyone reads the members, admins manage them, read and revoke the
+pending invitations, and read keys and the audit log (the navigation links only what the user
+may open). What is shown once — an
 invitation link, a new API key — is in the POST's answer only, never stored or redirected
 to: reloading does not show it again.
 """
