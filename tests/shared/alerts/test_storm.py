@@ -81,10 +81,10 @@ async def firing(alerting: Any, rule: Any) -> int:
 
 @pytest.fixture
 async def alerting(alerting: Alerting) -> AsyncIterator[Alerting]:
-    """The suite's fixture with a 2 s NATS request timeout (not 5): a cycle of the stopped
+    """The suite's fixture with a 3 s NATS request timeout (not 5): a cycle of the stopped
     node is over when its request times out."""
     settings = alerting.backends.settings
-    quick = Backends.open(settings.model_copy(update={"nats": NatsSettings(request_timeout=2.0)}))
+    quick = Backends.open(settings.model_copy(update={"nats": NatsSettings(request_timeout=3.0)}))
     yield Alerting(quick, alerting.ctx, alerting.clickhouse)
     await quick.close()
 
