@@ -1,5 +1,6 @@
-"""A worker killed mid-delivery loses nothing: its claim is swept back to pending and the
-notification is sent again under the same `webhook-id`, for the receiver to deduplicate."""
+"""A worker killed mid-delivery loses nothing: its claim is swept back to pending and a
+restarted worker sends the notification again under the same `webhook-id`, for the receiver
+to deduplicate. And a real collection cycle evaluates the rules and queues the delivery."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
 
 from shared.db.base import utcnow
 from shared.notify.models import Delivery, DeliveryAttempt
 from shared.notify.outbox import sweep
 from tests.services.workers.test_collect_metrics import collector_env  # noqa: F401 (fixture)
-from tests.shared.alerts.conftest import alerting, consumer  # noqa: F401 (the fixture)
+from tests.shared.alerts.conftest import alerting  # noqa: F401 (the fixture)
 
+# A worker process as far as delivery goes: every model mapped, then `deliver`.
 WORKER = """
 import asyncio, sys
+import shared.db.models
 from shared.backends import Backends
 from shared.config import load_settings
 from shared.notify.outbox import deliver
@@ -49,15 +53,14 @@ def worker_env(settings: Any) -> dict[str, str]:
 async def test_a_worker_killed_mid_call_is_resent_under_the_same_webhook_id(
     alerting,  # noqa: F811
     receiver,
+    nats_server,
 ):
-    cluster = await alerting.cluster()
     hook = await alerting.channel("webhook", url=f"{receiver.url}/hook")
     await alerting.rule(
         condition={"metric": "consumer.num_pending", "op": ">", "threshold": 1},
         channels=[str(hook.id)],
     )
-    lagging = alerting.collection(cluster, consumers=[consumer("ORDERS", "c1", pending=5)])
-    (delivery_id,) = await alerting.evaluate(cluster, 0, lagging)
+    (delivery_id,) = await alerting.lagging(nats_server, backlog=5)
     receiver.hold("/hook")
 
     worker = await asyncio.create_subprocess_exec(
@@ -87,15 +90,30 @@ async def test_a_worker_killed_mid_call_is_resent_under_the_same_webhook_id(
         stuck = await session.get(Delivery, delivery_id)
         assert stuck is not None and stuck.state == "sending" and stuck.attempts == 1
 
-    # After the restart the sweeper finds the stale claim and hands it out again.
+    # After the restart the sweeper finds the stale claim (its clock moved on past
+    # `stale_after_seconds`) and hands it out again; a new worker process sends it.
     later = utcnow() + timedelta(seconds=alerting.backends.settings.notify.stale_after_seconds + 1)
     assert await sweep(alerting.backends, now=later) == [delivery_id]
-    (outcome,) = await alerting.deliver([delivery_id])
+    restarted = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WORKER,
+        delivery_id,
+        env=worker_env(alerting.backends.settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(restarted.communicate(), 60)
+    assert restarted.returncode == 0, err.decode()
+    assert "state='sent'" in out.decode()
 
-    assert outcome.state == "sent"
     first, second = receiver.on("/hook")
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
-    assert first.body != b"" and second.json()["type"] == "alert.firing"
+    assert hook.signing_secret is not None
+    for call in (first, second):
+        body = Webhook(hook.signing_secret).verify(call.body, call.headers)
+        assert body["type"] == "alert.firing"
+        assert body["data"]["target"] == {"cluster": "main", "stream": "ORDERS", "consumer": "c1"}
     async with alerting.backends.database.session() as session:
         attempts = (
             await session.scalars(
