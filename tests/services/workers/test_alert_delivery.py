@@ -342,3 +342,80 @@ async def state(alerting: Alerting, delivery_id: str) -> tuple[str, list[str]]: 
 
 async def _sent(alerting: Alerting, delivery_id: str) -> bool:  # noqa: F811
     return (await state(alerting, delivery_id))[0] == "sent"
+
+
+async def test_a_call_that_outlives_its_claim_is_neither_recorded_over_nor_sent_again(
+    alerting: Alerting,  # noqa: F811
+    receiver: Receiver,
+    nats_server: Any,
+) -> None:
+    """A worker frozen past `stale_after_seconds` whose call then succeeds: the sweeper has
+    taken the claim back, so the late answer may only mark the delivery sent while nobody has
+    claimed it again; the queued resend then finds it sent and sends nothing."""
+    hook = await alerting.channel("webhook", url=f"{receiver.url}/hook")
+    await alerting.rule(condition=LAG, channels=[str(hook.id)])
+    (delivery_id,) = await alerting.lagging(nats_server, backlog=5)
+    receiver.hold("/hook")
+    call = asyncio.create_task(deliver(alerting.backends, delivery_id))
+    await asyncio.to_thread(receiver.wait_for, "/hook")
+    stale_after = timedelta(seconds=alerting.backends.settings.notify.stale_after_seconds)
+    async with alerting.backends.database.session() as session:
+        claimed = await session.get(Delivery, uuid.UUID(delivery_id))
+        assert claimed is not None and claimed.claimed_at is not None
+        later = claimed.claimed_at + stale_after + timedelta(seconds=1)
+    assert await sweep(alerting.backends, now=later) == [delivery_id]
+    receiver.release()
+    assert (await call).state == "sent"
+    assert await state(alerting, delivery_id) == ("sent", ["sent"])
+    assert (await deliver(alerting.backends, delivery_id)).state == "skipped"
+    assert len(receiver.on("/hook")) == 1
+
+
+async def test_a_resent_claim_is_not_overwritten_by_the_late_answer_of_the_first_call(
+    alerting: Alerting,  # noqa: F811
+    receiver: Receiver,
+    nats_server: Any,
+) -> None:
+    """The same, but another worker has claimed the delivery again before the late answer
+    (a 500) comes back: the late answer changes nothing of the new claim."""
+    hook = await alerting.channel("webhook", url=f"{receiver.url}/hook")
+    await alerting.rule(condition=LAG, channels=[str(hook.id)])
+    (delivery_id,) = await alerting.lagging(nats_server, backlog=5)
+    receiver.script("/hook", [500])  # the held first call's answer; the resend gets 200
+    receiver.hold("/hook")
+    first = asyncio.create_task(deliver(alerting.backends, delivery_id))
+    await asyncio.to_thread(receiver.wait_for, "/hook")
+    stale_after = timedelta(seconds=alerting.backends.settings.notify.stale_after_seconds)
+    async with alerting.backends.database.session() as session:
+        claimed = await session.get(Delivery, uuid.UUID(delivery_id))
+        assert claimed is not None and claimed.claimed_at is not None
+        later = claimed.claimed_at + stale_after + timedelta(seconds=1)
+    assert await sweep(alerting.backends, now=later) == [delivery_id]
+    assert (await deliver(alerting.backends, delivery_id)).state == "sent"
+    receiver.release()
+    assert (await first).state == "skipped"
+    assert await state(alerting, delivery_id) == ("sent", ["interrupted", "sent"])
+
+
+async def test_a_call_longer_than_half_the_stale_time_is_cut_and_retried(
+    alerting: Alerting,  # noqa: F811
+    receiver: Receiver,
+    nats_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each phase of a call has its own timeout, so a slow endpoint (redirects, a trickling
+    answer) could outlive the claim; the whole call is cut at half `stale_after_seconds`."""
+    notify = alerting.backends.settings.notify
+    monkeypatch.setattr(notify, "stale_after_seconds", 10)
+    monkeypatch.setattr(notify, "timeout", 60.0)
+    hook = await alerting.channel("webhook", url=f"{receiver.url}/hook")
+    await alerting.rule(condition=LAG, channels=[str(hook.id)])
+    (delivery_id,) = await alerting.lagging(nats_server, backlog=5)
+    receiver.hold("/hook")
+    try:
+        outcome = await deliver(alerting.backends, delivery_id)
+    finally:
+        receiver.release()
+    assert outcome.state == "retry"
+    assert outcome.error == "no answer within 5 s (JETDECK_NOTIFY_STALE_AFTER_SECONDS / 2)"
+    assert await state(alerting, delivery_id) == ("pending", ["retry"])
