@@ -17,7 +17,7 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, render, see_other, url_with
+from services.web.console import Crumb, form_errors, org_url, read_form, render, see_other, url_with
 from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
 from shared.alerts import rules, services
@@ -299,7 +299,7 @@ async def create_silence(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     try:
         await services.create_silence(backends, org_context, _silence_in(form))
     except (Invalid, Conflict) as exc:

@@ -14,7 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, render, see_other
+from services.web.console import Crumb, form_errors, org_url, read_form, render, see_other
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.errors import Conflict, Invalid
@@ -180,7 +180,7 @@ async def create_channel(
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
     """A webhook channel's signing secret is shown once, on the page this answers with."""
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     kind = _kind(form.get("kind"))
     try:
         name = (form.get("name") or "").strip()
@@ -251,7 +251,7 @@ async def update_channel(
     """The edit form (name, settings; an empty secret keeps the stored one) or, with
     `enabled=true|false` alone, the enable/disable button."""
     channel = await channels.get_channel(backends, org_context, channel_id)
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     try:
         if "enabled" in form and "name" not in form:
             patch = ChannelPatch(enabled=form["enabled"] == "true")

@@ -330,6 +330,12 @@ def _csrf(backends: Backends, principal: Principal) -> str | None:
     return session_csrf_token(backends.settings, principal.login_id)
 
 
+async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The posted form, each field's value as text."""
+    form = await request.form()
+    return {str(k): str(v) for k, v in form.items()}
+
+
 def see_other(request: Request[Any, Any, Any], url: str) -> Response[Any]:
     """After a successful POST: a 303 to `url`, or for htmx `HX-Redirect` (a redirect htmx
     followed itself would swap the next page into the form's target)."""
@@ -364,6 +370,7 @@ __all__ = [
     "fragment_requested",
     "org_url",
     "prefetch_switchers",
+    "read_form",
     "render",
     "see_other",
     "url_with",

@@ -40,7 +40,15 @@ from litestar.response import Template
 from services.access import Access, access
 from services.web import config_forms as cf
 from services.web import messages
-from services.web.console import Crumb, form_errors, org_url, page_exists, render, see_other
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    page_exists,
+    read_form,
+    render,
+    see_other,
+)
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters.services import cluster_client
@@ -88,11 +96,6 @@ def _crumbs(
         Crumb("Streams", stream_url(org, cluster)),
         *more,
     ]
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    return {str(k): str(v) for k, v in form.items()}
 
 
 # ---- the list ----------------------------------------------------------------------------
@@ -304,7 +307,7 @@ async def _create_stream(
     cluster: str,
     switching: bool,
 ) -> Response[Any] | Template:
-    posted = await _form(request)
+    posted = await read_form(request)
     config, errors, mode = _read_stream_form(posted)
     action = org_url(org_context.slug, "clusters", cluster, "new-stream")
     switch = (posted.get("switch") or mode) if switching else None
@@ -550,7 +553,7 @@ async def _edit_stream(
     confirmed: bool,
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
+    posted = await read_form(request)
     action = stream_url(org_context, cluster, stream, "config", "review")
     apply_action = stream_url(org_context, cluster, stream, "config")
     info = await services.get_stream(client, stream)
@@ -662,7 +665,7 @@ async def _purge(
     confirmed: bool,
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
+    posted = await read_form(request)
     purge, kind, errors = _purge_in(posted)
     preview: tuple[int, bool] | None = None
     status = 422
@@ -731,7 +734,7 @@ async def seal_stream(
 ) -> Response[Any]:
     """Seal: no more messages, deletes or purges; for good."""
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
+    posted = await read_form(request)
     if posted.get("confirm") != stream:
         raise Invalid("Type the stream's name to seal it", code="confirmation_mismatch")
     await services.update_stream(client, stream, {"sealed": True})
@@ -752,7 +755,7 @@ async def delete_stream(
 ) -> Response[Any]:
     """Delete with the stream's name typed as confirmation."""
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
+    posted = await read_form(request)
     if posted.get("confirm") != stream:
         raise Invalid("Type the stream's name to delete it", code="confirmation_mismatch")
     await services.delete_stream(client, stream)
@@ -861,7 +864,7 @@ async def _create_consumer(
     switching: bool,
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
+    posted = await read_form(request)
     config, errors, mode = _read_consumer_form(posted)
     action = stream_url(org_context, cluster, stream, "new-consumer")
     switch = (posted.get("switch") or mode) if switching else None
@@ -1006,7 +1009,7 @@ async def _edit_consumer(
     client = await nats_client(backends, org_context, cluster, stream, consumer)
     info = await consumers.get_consumer(client, stream, consumer)
     current = info.get("config") or {}
-    posted = await _form(request)
+    posted = await read_form(request)
     base = stream_url(org_context, cluster, stream, "consumers", consumer)
     if confirmed and not posted.get("apply"):
         raise Invalid("Review the changes before applying them", code="invalid_config")
@@ -1109,7 +1112,7 @@ async def pause_consumer(
 ) -> Response[Any] | Template:
     """Pause until a time (UTC), or resume (`resume`)."""
     client = await nats_client(backends, org_context, cluster, stream, consumer)
-    posted = await _form(request)
+    posted = await read_form(request)
     base = stream_url(org_context, cluster, stream, "consumers", consumer)
     reader = cf.Reader(posted)
     until = None if posted.get("resume") else reader.time("until")
@@ -1143,7 +1146,7 @@ async def delete_consumer(
     consumer: FromPath[str],
 ) -> Response[Any]:
     client = await nats_client(backends, org_context, cluster, stream, consumer)
-    posted = await _form(request)
+    posted = await read_form(request)
     if posted.get("confirm") != consumer:
         raise Invalid("Type the consumer's name to delete it", code="confirmation_mismatch")
     await consumers.delete_consumer(client, stream, consumer)
