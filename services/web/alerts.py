@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -17,7 +18,16 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, read_form, render, see_other, url_with
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    read_form,
+    render,
+    see_other,
+    submit_form,
+    url_with,
+)
 from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
 from shared.alerts import rules, services
@@ -178,13 +188,13 @@ async def acknowledge(
 ) -> Response[Any] | Template:
     form = await request.form()
     comment = (form.get("comment") or "").strip() or None
-    try:
-        await services.acknowledge_alert(backends, org_context, alert_id, comment)
-    except (Invalid, Conflict) as exc:
-        return await _alert_view(
-            request, backends, org_context, alert_id, errors=form_errors(exc), status_code=422
-        )
-    return see_other(request, org_url(org_context.slug, "alerts", alert_id))
+    return await submit_form(
+        request,
+        lambda: services.acknowledge_alert(backends, org_context, alert_id, comment),
+        again=partial(_alert_view, request, backends, org_context, alert_id),
+        done=org_url(org_context.slug, "alerts", alert_id),
+        catch=(Invalid, Conflict),
+    )
 
 
 # ---- silences ------------------------------------------------------------------------------
@@ -300,15 +310,13 @@ async def create_silence(
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
     form = await read_form(request)
-    try:
-        await services.create_silence(backends, org_context, _silence_in(form))
-    except (Invalid, Conflict) as exc:
-        return await _silences_view(
-            request, backends, org_context, values=form, errors=form_errors(exc), status_code=422
-        )
-    if form.get("from_alert"):
-        return see_other(request, org_url(org_context.slug, "alerts", form["from_alert"]))
-    return see_other(request, org_url(org_context.slug, "alerts", "silences"))
+    return await submit_form(
+        request,
+        lambda: services.create_silence(backends, org_context, _silence_in(form)),
+        again=partial(_silences_view, request, backends, org_context, values=form),
+        done=org_url(org_context.slug, "alerts", form.get("from_alert") or "silences"),
+        catch=(Invalid, Conflict),
+    )
 
 
 @post(
@@ -531,23 +539,20 @@ async def _save_rule(
     rule_id: str | None,
 ) -> Response[Any] | Template:
     values = _form_values(await request.form())
-    try:
+
+    async def save() -> Any:
         data = _rule_in(values)
         if rule_id is None:
-            await rules.create_rule(backends, org_context, data)
-        else:
-            await rules.update_rule(backends, org_context, rule_id, data)
-    except (Invalid, Conflict) as exc:
-        return await _rule_form(
-            request,
-            backends,
-            org_context,
-            rule_id=rule_id,
-            values=values,
-            errors=form_errors(exc),
-            status_code=422,
-        )
-    return see_other(request, org_url(org_context.slug, "alerts", "rules"))
+            return await rules.create_rule(backends, org_context, data)
+        return await rules.update_rule(backends, org_context, rule_id, data)
+
+    return await submit_form(
+        request,
+        save,
+        again=partial(_rule_form, request, backends, org_context, rule_id=rule_id, values=values),
+        done=org_url(org_context.slug, "alerts", "rules"),
+        catch=(Invalid, Conflict),
+    )
 
 
 @post(
@@ -617,18 +622,11 @@ async def preview_rule(
     """What the rule in the editor would match now (unsaved; nothing stored, nothing sent)."""
     values = _form_values(await request.form())
     rule_id = values.get("rule_id") or None
+    again = partial(_rule_form, request, backends, org_context, rule_id=rule_id, values=values)
     try:
         data = _rule_in(values)
     except (Invalid, Conflict) as exc:
-        return await _rule_form(
-            request,
-            backends,
-            org_context,
-            rule_id=rule_id,
-            values=values,
-            errors=form_errors(exc),
-            status_code=422,
-        )
+        return await again(errors=form_errors(exc), status_code=422)
     draft = AlertRule(
         org_id=org_context.org_id,
         name=data.name,
@@ -663,9 +661,7 @@ async def preview_rule(
             ).all()
         }
     found = await rules.preview(backends, draft, clusters, previous)
-    return await _rule_form(
-        request, backends, org_context, rule_id=rule_id, values=values, preview=found
-    )
+    return await again(preview=found)
 
 
 ALERT_HANDLERS = [

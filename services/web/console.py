@@ -75,7 +75,9 @@ beside the field it concerns (`extra["field"]` when the service names it, else t
 `nats_fields` mapping of NATS error codes to fields given by the page), and anything else goes
 under `"__all__"`. Answer such a re-render with status 422 (htmx swaps a 422 like a 200, see
 base.html's htmx-config; other 4xx/5xx are not swapped). On success `return see_other(request,
-url)`: a 303, or `HX-Redirect` for htmx.
+url)`: a 303, or `HX-Redirect` for htmx. `submit_form(request, action, again=, done=)` does
+all of this for a form that posts, calls one service and re-renders or redirects;
+`read_form(request)` gives the posted fields as text.
 
 Search: a page's search box is `<input type="search" data-search …>`; `/` focuses it.
 
@@ -99,9 +101,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
@@ -118,6 +120,7 @@ from shared.backends import Backends
 from shared.clusters.models import Cluster
 from shared.errors import JetDeckError
 
+T = TypeVar("T")
 VARY = {"Vary": "HX-Request, HX-Target"}
 # Poll while the tab is visible; refresh at once when it becomes visible again.
 LIVE_TRIGGER = (
@@ -356,6 +359,29 @@ def form_errors(exc: JetDeckError, nats_fields: dict[int, str] | None = None) ->
     return {str(field) if field else "__all__": message}
 
 
+async def submit_form(
+    request: Request[Any, Any, Any],
+    action: Callable[[], Awaitable[T]],
+    *,
+    again: Callable[..., Awaitable[Template]],
+    done: str | Callable[[T], str | Awaitable[Template]],
+    errors: Callable[[JetDeckError], dict[str, str]] = form_errors,
+    catch: type[JetDeckError] | tuple[type[JetDeckError], ...] = JetDeckError,
+) -> Response[Any] | Template:
+    """A form's POST as the Forms convention has it. `action()` reads what was typed and
+    calls the service; a domain error (`catch`) re-renders the form with
+    `again(errors=errors(exc), status_code=422)` (`again` carries what the user typed, e.g. a
+    `functools.partial` of the page's render); on success `see_other()` to `done`: a URL, or
+    a function of what `action` returned that gives the URL or, for a page that shows
+    something once, the page itself."""
+    try:
+        result = await action()
+    except catch as exc:
+        return await again(errors=errors(exc), status_code=422)
+    answer = done if isinstance(done, str) else done(result)
+    return see_other(request, answer) if isinstance(answer, str) else await answer
+
+
 def org_url(slug: str, *parts: str) -> str:
     return "/".join([f"/orgs/{slug}", *parts])
 
@@ -373,5 +399,6 @@ __all__ = [
     "read_form",
     "render",
     "see_other",
+    "submit_form",
     "url_with",
 ]

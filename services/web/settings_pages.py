@@ -14,6 +14,7 @@ import json
 import math
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -23,7 +24,7 @@ from litestar.response import Redirect, Template
 
 from services.access import Access, access
 from services.api.auth import Principal
-from services.web.console import Crumb, form_errors, org_url, render, see_other
+from services.web.console import Crumb, form_errors, org_url, render, see_other, submit_form
 from services.web.pages import NO_STORE, page, session_user
 from shared.accounts import api_keys, members, orgs, sessions
 from shared.accounts.authenticate import user_id_of
@@ -98,6 +99,11 @@ async def _members_page(
     )
 
 
+def _member_error(user_id: uuid.UUID, exc: JetDeckError) -> dict[str, str]:
+    """A refused change of one member shows in that member's row."""
+    return {f"member-{user_id}": form_errors(exc).popitem()[1]}
+
+
 @get("/orgs/{org:str}/settings/members", opt=access(Access.VIEWER), include_in_schema=False)
 async def members_page(
     request: Request[Any, Any, Any],
@@ -157,19 +163,19 @@ async def change_role(
 ) -> Response[Any] | Template:
     form = await request.form()
     role = str(form.get("role") or "")
-    try:
+
+    async def change() -> Any:
         if role not in ROLES:
             raise Invalid("Choose a role.")
-        await members.change_role(backends, org_context, user_id, Role(role))
-    except JetDeckError as exc:
-        return await _members_page(
-            request,
-            backends,
-            org_context,
-            errors={f"member-{user_id}": form_errors(exc).popitem()[1]},
-            status_code=422,
-        )
-    return see_other(request, org_url(org_context.slug, "settings", "members"))
+        return await members.change_role(backends, org_context, user_id, Role(role))
+
+    return await submit_form(
+        request,
+        change,
+        again=partial(_members_page, request, backends, org_context),
+        done=org_url(org_context.slug, "settings", "members"),
+        errors=partial(_member_error, user_id),
+    )
 
 
 @post(
@@ -183,19 +189,14 @@ async def remove_member(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
-    try:
-        await members.remove_member(backends, org_context, user_id)
-    except JetDeckError as exc:
-        return await _members_page(
-            request,
-            backends,
-            org_context,
-            errors={f"member-{user_id}": form_errors(exc).popitem()[1]},
-            status_code=422,
-        )
-    if user_id == org_context.principal.user_id:  # left the organization
-        return see_other(request, "/account")
-    return see_other(request, org_url(org_context.slug, "settings", "members"))
+    left = user_id == org_context.principal.user_id  # left the organization
+    return await submit_form(
+        request,
+        lambda: members.remove_member(backends, org_context, user_id),
+        again=partial(_members_page, request, backends, org_context),
+        done="/account" if left else org_url(org_context.slug, "settings", "members"),
+        errors=partial(_member_error, user_id),
+    )
 
 
 @post(
