@@ -70,14 +70,15 @@ the audit middleware keys on that option for web routes exactly as for API route
 service's `record_change` lands on the same trail. Every form carries
 `{{ csrf_field() }}` (htmx requests send the token as a header from `hx-headers` on <body>).
 On a domain error re-render the form with what the user typed and `errors=form_errors(exc,
-fields)`: `{field: message}`, where a NATS refusal shows NATS' own description (`extra`)
-beside the field it concerns (`extra["field"]` when the service names it, else the
-`nats_fields` mapping of NATS error codes to fields given by the page), and anything else goes
-under `"__all__"`. Answer such a re-render with status 422 (htmx swaps a 422 like a 200, see
-base.html's htmx-config; other 4xx/5xx are not swapped). On success `return see_other(request,
-url)`: a 303, or `HX-Redirect` for htmx. `submit_form(request, action, again=, done=)` does
-all of this for a form that posts, calls one service and re-renders or redirects;
-`read_form(request)` gives the posted fields as text.
+nats_fields, codes)`: `{field: message}`, each message beside the field it concerns
+(`extra["field"]` when the service names it, else the field `codes` gives for the error's
+code, else for a NATS refusal, shown with NATS' own description from `extra`, the field the
+page's `nats_fields` maps its NATS error code to), anything else under `"__all__"`. Answer
+such a re-render with status 422 (htmx swaps a 422 like a 200, see base.html's htmx-config;
+other 4xx/5xx are not swapped). On success `return see_other(request, url)`: a 303, or
+`HX-Redirect` for htmx. `submit_form(request, action, again=, done=)` does all of this for a
+form that calls a service and then re-renders or redirects; `read_form(request)` gives the
+posted fields as text.
 
 Search: a page's search box is `<input type="search" data-search …>`; `/` focuses it.
 
@@ -347,12 +348,17 @@ def see_other(request: Request[Any, Any, Any], url: str) -> Response[Any]:
     return Redirect(url, status_code=303, headers=NO_STORE)
 
 
-def form_errors(exc: JetDeckError, nats_fields: dict[int, str] | None = None) -> dict[str, str]:
-    """`{field: message}` for a form re-rendered after a domain error. A NATS refusal shows
-    NATS' description beside the field it concerns: the one the service names in
-    `extra["field"]`, else the one `nats_fields` maps its `nats_err_code` to; anything else
-    is the form's own error (`"__all__"`)."""
-    field = exc.extra.get("field")
+def form_errors(
+    exc: JetDeckError,
+    nats_fields: dict[int, str] | None = None,
+    codes: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """`{field: message}` for a form re-rendered after a domain error, the message beside
+    the field it concerns: the one the service names in `extra["field"]`, else the one
+    `codes` maps the error's code to (`{"already_member": "email"}`), else for a NATS
+    refusal (shown with NATS' description) the one `nats_fields` maps its `nats_err_code`
+    to; anything else is the form's own error (`"__all__"`)."""
+    field = exc.extra.get("field") or (codes or {}).get(exc.code)
     if not field and nats_fields and "nats_err_code" in exc.extra:
         field = nats_fields.get(int(exc.extra["nats_err_code"]))
     message = str(exc.extra.get("description") or exc.detail)

@@ -123,31 +123,26 @@ async def invite(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
-) -> Template:
+) -> Response[Any] | Template:
     """The invitation link is in this answer only: hand it to the invitee."""
     form = await request.form()
     email, role = str(form.get("email") or "").strip(), str(form.get("role") or "")
-    try:
+
+    async def invited() -> Any:
         if role not in ROLES:
             raise Invalid("Choose a role.", extra={"field": "role"})
         if "@" not in email:
             raise Invalid("Give the invitee's email address.", extra={"field": "email"})
-        invitation = await members.invite(backends, org_context, email, Role(role))
-    except JetDeckError as exc:
-        errors = form_errors(exc)
-        if exc.code == "already_member":
-            errors = {"email": exc.detail}
-        elif exc.code == "role_above_yours":
-            errors = {"role": exc.detail}
-        return await _members_page(
-            request,
-            backends,
-            org_context,
-            values={"email": email, "role": role},
-            errors=errors,
-            status_code=422,
-        )
-    return await _members_page(request, backends, org_context, invitation=invitation)
+        return await members.invite(backends, org_context, email, Role(role))
+
+    show = partial(_members_page, request, backends, org_context)
+    return await submit_form(
+        request,
+        invited,
+        again=partial(show, values={"email": email, "role": role}),
+        done=lambda invitation: show(invitation=invitation),
+        errors=partial(form_errors, codes={"already_member": "email", "role_above_yours": "role"}),
+    )
 
 
 @post(
@@ -290,30 +285,37 @@ async def create_key(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
-) -> Template:
+) -> Response[Any] | Template:
     """The key is in this answer only (with a copy button)."""
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in ("name", "role", "expires_at")}
-    try:
+
+    async def create() -> Any:
         name = values["name"].strip()
         if not name or len(name) > 200:
             raise Invalid("Name the key (at most 200 characters).", extra={"field": "name"})
         if values["role"] not in ROLES:
             raise Invalid("Choose a role.", extra={"field": "role"})
         expires_at = _utc_time(values["expires_at"], "expires_at")
-        created = await api_keys.create_api_key(
+        return await api_keys.create_api_key(
             backends, org_context, name, Role(values["role"]), expires_at
         )
-    except JetDeckError as exc:
-        errors = form_errors(exc)
-        if "__all__" in errors and exc.code == "role_above_yours":
-            errors = {"role": errors["__all__"]}
-        elif "__all__" in errors and "expires_at" in str(exc.detail):
-            errors = {"expires_at": errors["__all__"]}
-        return await _keys_page(
-            request, backends, org_context, values=values, errors=errors, status_code=422
-        )
-    return await _keys_page(request, backends, org_context, created=created)
+
+    show = partial(_keys_page, request, backends, org_context)
+    return await submit_form(
+        request,
+        create,
+        again=partial(show, values=values),
+        done=lambda created: show(created=created),
+        errors=_key_errors,
+    )
+
+
+def _key_errors(exc: JetDeckError) -> dict[str, str]:
+    errors = form_errors(exc, codes={"role_above_yours": "role"})
+    if "__all__" in errors and "expires_at" in str(exc.detail):
+        return {"expires_at": errors["__all__"]}
+    return errors
 
 
 @post(
@@ -451,11 +453,14 @@ async def change_password(
             ip=request.client.host if request.client else None,
         )
     except JetDeckError as exc:
-        errors = form_errors(exc)
-        if exc.code == "invalid_credentials":
-            errors = {"current_password": exc.detail}
-        elif exc.code in ("weak_password", "invalid") and "__all__" in errors:
-            errors = {"new_password": errors["__all__"]}
+        errors = form_errors(
+            exc,
+            codes={
+                "invalid_credentials": "current_password",
+                "weak_password": "new_password",
+                "invalid": "new_password",
+            },
+        )
     me = await orgs.me(sessions.database(backends), user_id_of(principal))
     return await render(
         request,
@@ -507,11 +512,8 @@ async def accept_invitation(
             ip=request.client.host if request.client else None,
         )
     except JetDeckError as exc:
-        errors = form_errors(exc)
-        if exc.code == "name_required":
-            errors = {"name": exc.detail}
-        elif exc.code in ("invalid_credentials", "weak_password"):
-            errors = {"password": exc.detail}
+        wrong = {"invalid_credentials": "password", "weak_password": "password"}
+        errors = form_errors(exc, codes={"name_required": "name", **wrong})
         return page(
             "invitation.html",
             backends,
