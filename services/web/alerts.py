@@ -22,6 +22,7 @@ from services.web.console import (
     Crumb,
     form_errors,
     org_url,
+    page_number,
     read_form,
     render,
     see_other,
@@ -47,13 +48,6 @@ SEVERITIES = ("info", "warning", "critical")
 DURATIONS = (("1h", 3600), ("4h", 4 * 3600), ("1 day", 86400), ("1 week", 7 * 86400))
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1
-
-
 # ---- alerts --------------------------------------------------------------------------------
 
 
@@ -71,7 +65,7 @@ async def alerts_page(
     if state not in STATES:
         state = "firing"
     severity = q.get("severity") if q.get("severity") in SEVERITIES else None
-    page_no = _page_number(q.get("page"))
+    page_no = page_number(request)
     rule_list = await rules.list_rules(backends, org_context, limit=500)
     rule_id = q.get("rule") if q.get("rule") in {str(r.id) for r in rule_list.items} else None
     listing = await services.list_alerts(

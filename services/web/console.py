@@ -208,6 +208,14 @@ def page_exists(request: Request[Any, Any, Any], path: str) -> bool:
     return path in paths
 
 
+def page_number(request: Request[Any, Any, Any]) -> int:
+    """The `?page=` asked for (from 1); anything but a number is the first page."""
+    try:
+        return max(1, int(request.query_params.get("page") or 1))
+    except ValueError:
+        return 1
+
+
 def can_function(ctx: OrgContext | None) -> Callable[[str], bool]:
     def can(role: str) -> bool:
         return ctx is not None and ctx.role.at_least(Role(role))
@@ -401,6 +409,7 @@ __all__ = [
     "form_errors",
     "fragment_requested",
     "org_url",
+    "page_number",
     "prefetch_switchers",
     "read_form",
     "render",

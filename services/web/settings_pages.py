@@ -24,7 +24,15 @@ from litestar.response import Redirect, Template
 
 from services.access import Access, access
 from services.api.auth import Principal
-from services.web.console import Crumb, form_errors, org_url, render, see_other, submit_form
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    page_number,
+    render,
+    see_other,
+    submit_form,
+)
 from services.web.pages import NO_STORE, page, session_user
 from shared.accounts import api_keys, members, orgs, sessions
 from shared.accounts.authenticate import user_id_of
@@ -40,13 +48,6 @@ INVITATIONS_SHOWN = 100  # the newest pending ones; the page says when there are
 KEYS_PER_PAGE = 100
 EVENTS_PER_PAGE = 50
 ROLES = [r.value for r in Role]
-
-
-def _page_number(request: Request[Any, Any, Any]) -> int:
-    try:
-        return max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _roles_up_to(ctx: OrgContext) -> list[str]:
@@ -67,7 +68,7 @@ async def _members_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    number = _page_number(request)
+    number = page_number(request)
     listing = await members.list_members(
         backends, ctx, (number - 1) * MEMBERS_PER_PAGE, MEMBERS_PER_PAGE
     )
@@ -387,7 +388,7 @@ async def audit_page(
             times[key] = _utc_time(filters[key], key)
         except Invalid as exc:
             errors[key], times[key] = exc.detail, None
-    number = _page_number(request)
+    number = page_number(request)
     assert backends.database is not None
     events = await list_events(
         backends.database,
