@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -207,26 +209,38 @@ def _stream_form_context(
     }
 
 
-def _read_stream_form(posted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], str]:
-    """The config the submitted tab holds, its errors, and that tab."""
-    mode = posted.get("mode", "form")
-    if mode == "json":
-        config, errors = cf.config_from_json(posted.get("json", ""))
-    else:
-        mode = "form"
-        config, errors = cf.stream_config_from_form(posted)
-    return config, errors, mode
+@dataclass(frozen=True)
+class ConfigKind:
+    """What the stream and the consumer config forms differ in."""
 
+    from_form: Callable[[dict[str, str]], tuple[dict[str, Any], dict[str, str]]]
+    form_values: Callable[[dict[str, Any]], dict[str, str]]
+    fields: set[str]  # the form's fields (a NATS refusal naming one shows beside it)
+    nats_fields: dict[int, str]
+    clearable: tuple[str, ...]  # emptied in the form: removed from the config
 
-def _stream_views(
-    posted: dict[str, str], config: dict[str, Any], mode: str, errors: dict[str, str]
-) -> tuple[dict[str, str], str]:
-    """The form's values and the JSON text to show: what was typed in the submitted tab, the
-    other one filled from its config (unless it could not be read)."""
-    if mode == "json":
-        values = cf.stream_form_values(config) if not errors else cf.stream_form_values({})
-        return values, posted.get("json", "")
-    return posted, cf.config_json(config)
+    def read(self, posted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], str]:
+        """The config the submitted tab holds, its errors, and that tab."""
+        if posted.get("mode", "form") == "json":
+            config, errors = cf.config_from_json(posted.get("json", ""))
+            return config, errors, "json"
+        config, errors = self.from_form(posted)
+        return config, errors, "form"
+
+    def views(
+        self, posted: dict[str, str], config: dict[str, Any], mode: str, errors: dict[str, str]
+    ) -> tuple[dict[str, str], str]:
+        """The form's values and the JSON text to show: what was typed in the submitted tab,
+        the other one filled from its config (unless it could not be read)."""
+        if mode == "json":
+            return self.form_values(config if not errors else {}), posted.get("json", "")
+        return posted, cf.config_json(config)
+
+    def nats_errors(self, exc: JetDeckError, mode: str) -> dict[str, str]:
+        errors = cf.field_for(form_errors(exc, self.nats_fields), self.fields)
+        if mode == "json":  # the JSON tab has one field: NATS' description goes beside it
+            return {"json": next(iter(errors.values()))}
+        return errors
 
 
 STREAM_FIELDS = {
@@ -235,15 +249,112 @@ STREAM_FIELDS = {
     "duplicate_window", "mirror_name", "sources", "republish_dest", "transform_dest",
     "metadata", "allow_msg_ttl",
 }  # fmt: skip
+CONSUMER_FIELDS = {
+    "name", "description", "deliver_subject", "deliver_group", "filter_subjects", "ack_policy",
+    "deliver_policy", "opt_start_seq", "opt_start_time", "replay_policy", "ack_wait",
+    "max_deliver", "backoff", "max_ack_pending", "max_waiting", "inactive_threshold",
+    "pause_until", "num_replicas", "metadata",
+}  # fmt: skip
+STREAM = ConfigKind(
+    from_form=cf.stream_config_from_form, form_values=cf.stream_form_values,
+    fields=STREAM_FIELDS, nats_fields=cf.STREAM_NATS_FIELDS, clearable=cf.STREAM_CLEARABLE,
+)  # fmt: skip
+CONSUMER = ConfigKind(
+    from_form=cf.consumer_config_from_form, form_values=cf.consumer_form_values,
+    fields=CONSUMER_FIELDS, nats_fields=cf.CONSUMER_NATS_FIELDS, clearable=cf.CONSUMER_CLEARABLE,
+)  # fmt: skip
+# The page of a config form: called with `form=` (its context) and `status_code=`.
+RenderForm = Callable[..., Awaitable[Template]]
 
 
-def _nats_errors(
-    exc: JetDeckError, mode: str, mapping: dict[int, str], fields: set[str]
-) -> dict[str, str]:
-    errors = cf.field_for(form_errors(exc, mapping), fields)
-    if mode == "json":  # the JSON tab has one field: NATS' description goes beside it
-        return {"json": next(iter(errors.values()))}
-    return errors
+async def _create_config(
+    request: Request[Any, Any, Any],
+    kind: ConfigKind,
+    posted: dict[str, str],
+    *,
+    action: str,
+    switching: bool,
+    client: ClusterClient | Callable[[], Awaitable[ClusterClient]],
+    create: Callable[[ClusterClient, dict[str, Any]], Awaitable[str]],
+    render_form: RenderForm,
+) -> Response[Any] | Template:
+    """A create form's POST: with `switching` the other tab (`switch`) filled from the same
+    config; else `create` (it gives the new page's URL), or the form again with NATS'
+    refusal. `client`: a cluster client, or how to get one once the config reads well (a
+    tab switch or a form error needs no NATS)."""
+    config, errors, mode = kind.read(posted)
+    switch = (posted.get("switch") or mode) if switching else None
+    form = partial(_stream_form_context, action=action, switch_action=action + "/form")
+    if switch in ("form", "json") and not errors:
+        values, json_text = kind.form_values(config), cf.config_json(config)
+        context = form(mode=switch, values=values, json_text=json_text, errors={}, editing=False)
+        return await render_form(form=context, status_code=200)
+    if not errors:
+        connected = client if isinstance(client, ClusterClient) else await client()
+        try:
+            return see_other(request, await create(connected, config))
+        except JetDeckError as exc:
+            errors = kind.nats_errors(exc, mode)
+    values, json_text = kind.views(posted, config, mode, errors)
+    context = form(mode=mode, values=values, json_text=json_text, errors=errors, editing=False)
+    return await render_form(form=context, status_code=422)
+
+
+async def _edit_config(
+    request: Request[Any, Any, Any],
+    kind: ConfigKind,
+    posted: dict[str, str],
+    current: dict[str, Any],
+    *,
+    confirmed: bool,
+    action: str,
+    apply_action: str,
+    preview: Callable[[dict[str, Any]], Awaitable[list[Change]]],
+    update: Callable[[dict[str, Any]], Awaitable[Any]],
+    done: str,
+    render_form: RenderForm,
+) -> Response[Any] | Template:
+    """An edit form's POST. Step one (`action`): the dry-run diff `preview` gives, or with
+    `switch` the other tab of the same config; step two (`confirmed`, `apply_action`):
+    `update` with the reviewed config (`apply`), then to `done`. A refusal comes back
+    beside its field."""
+    if confirmed and not posted.get("apply"):
+        raise Invalid("Review the changes before applying them", code="invalid_config")
+    if confirmed:
+        config, errors = cf.config_from_json(posted["apply"])
+        mode = "json"
+        posted = {"mode": "json", "json": cf.config_json({**current, **config})}
+    else:
+        config, errors, mode = kind.read(posted)
+        if mode == "form":
+            for key in kind.clearable:
+                config.setdefault(key, None)
+            config = cf.keep_system_metadata(config, current)
+    switch = None if confirmed else posted.get("switch")
+    merged = {k: v for k, v in {**current, **config}.items() if v is not None}
+    form = partial(_stream_form_context, action=action, apply_action=apply_action, editing=True)
+    if switch in ("form", "json") and not errors:
+        values, json_text = kind.form_values(merged), cf.config_json(merged)
+        context = form(mode=switch, values=values, json_text=json_text, errors={})
+        return await render_form(form=context, status_code=200)
+    changes: list[Change] | None = None
+    apply_json = None
+    status = 422
+    if not errors:
+        try:
+            if confirmed:
+                await update(config)
+                return see_other(request, done)
+            changes = await preview(config)
+            apply_json, status = json.dumps(config), 200
+        except JetDeckError as exc:
+            errors = kind.nats_errors(exc, mode)
+    values, json_text = kind.views(posted, merged, mode, errors)
+    context = form(
+        mode=mode, values=values, json_text=json_text, errors=errors, changes=changes,
+        apply_json=apply_json,
+    )  # fmt: skip
+    return await render_form(form=context, status_code=status)
 
 
 @get(
@@ -307,31 +418,20 @@ async def _create_stream(
     cluster: str,
     switching: bool,
 ) -> Response[Any] | Template:
-    posted = await read_form(request)
-    config, errors, mode = _read_stream_form(posted)
-    action = org_url(org_context.slug, "clusters", cluster, "new-stream")
-    switch = (posted.get("switch") or mode) if switching else None
-    if switch in ("form", "json") and not errors:
-        values, json_text = cf.stream_form_values(config), cf.config_json(config)
-        form = _stream_form_context(
-            action=action, mode=switch, values=values, json_text=json_text, errors={},
-            editing=False, switch_action=action + "/form",
-        )  # fmt: skip
-        return await _render_new_stream(request, backends, org_context, cluster, form)
-    if not errors:
-        client = await nats_client(backends, org_context, cluster)
-        try:
-            info = await services.create_stream(client, config)
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.STREAM_NATS_FIELDS, STREAM_FIELDS)
-        else:
-            return see_other(request, stream_url(org_context, cluster, info.config["name"]))
-    values, json_text = _stream_views(posted, config, mode, errors)
-    form = _stream_form_context(
-        action=action, mode=mode, values=values, json_text=json_text, errors=errors,
-        editing=False, switch_action=action + "/form",
-    )  # fmt: skip
-    return await _render_new_stream(request, backends, org_context, cluster, form, 422)
+    async def create(client: ClusterClient, config: dict[str, Any]) -> str:
+        info = await services.create_stream(client, config)
+        return stream_url(org_context, cluster, info.config["name"])
+
+    return await _create_config(
+        request,
+        STREAM,
+        await read_form(request),
+        action=org_url(org_context.slug, "clusters", cluster, "new-stream"),
+        switching=switching,
+        client=partial(nats_client, backends, org_context, cluster),
+        create=create,
+        render_form=partial(_render_new_stream, request, backends, org_context, cluster),
+    )
 
 
 @post(
@@ -554,56 +654,28 @@ async def _edit_stream(
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
     posted = await read_form(request)
-    action = stream_url(org_context, cluster, stream, "config", "review")
-    apply_action = stream_url(org_context, cluster, stream, "config")
     info = await services.get_stream(client, stream)
-    if confirmed and not posted.get("apply"):
-        raise Invalid("Review the changes before applying them", code="invalid_config")
-    if confirmed:
-        config, errors = cf.config_from_json(posted["apply"])
-        mode = "json"
-        posted = {"mode": "json", "json": cf.config_json({**info.config, **config})}
-    else:
-        config, errors, mode = _read_stream_form(posted)
-        if mode == "form":
-            for key in cf.STREAM_CLEARABLE:
-                config.setdefault(key, None)
-            config = cf.keep_system_metadata(config, info.config)
-    switch = None if confirmed else posted.get("switch")
-    if switch in ("form", "json") and not errors:
-        merged = {k: v for k, v in {**info.config, **config}.items() if v is not None}
-        form = _stream_form_context(
-            action=action, mode=switch, values=cf.stream_form_values(merged),
-            json_text=cf.config_json(merged), errors={}, editing=True, apply_action=apply_action,
-        )  # fmt: skip
-        return await _render_stream(
-            request, backends, org_context, cluster, client, info, "config", form=form,
-            fragments=("stream_tab", "stream_form"),
-        )  # fmt: skip
-    changes: list[Change] | None = None
-    apply_json = None
-    status = 422
-    if not errors:
-        try:
-            if confirmed:
-                await services.update_stream(client, stream, config)
-                return see_other(request, stream_url(org_context, cluster, stream) + "?tab=config")
-            update = await services.update_stream(client, stream, config, dry_run=True)
-            changes = update.changes
-            apply_json = json.dumps(config)
-            status = 200
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.STREAM_NATS_FIELDS, STREAM_FIELDS)
-    shown = {k: v for k, v in {**info.config, **config}.items() if v is not None}
-    values, json_text = _stream_views(posted, shown, mode, errors)
-    form = _stream_form_context(
-        action=action, mode=mode, values=values, json_text=json_text, errors=errors,
-        editing=True, changes=changes, apply_json=apply_json, apply_action=apply_action,
+    render_form = partial(
+        _render_stream, request, backends, org_context, cluster, client, info, "config",
+        fragments=("stream_tab", "stream_form"),
     )  # fmt: skip
-    return await _render_stream(
-        request, backends, org_context, cluster, client, info, "config", form=form,
-        status_code=status, fragments=("stream_tab", "stream_form"),
-    )  # fmt: skip
+
+    async def preview(config: dict[str, Any]) -> list[Change]:
+        return (await services.update_stream(client, stream, config, dry_run=True)).changes
+
+    return await _edit_config(
+        request,
+        STREAM,
+        posted,
+        info.config,
+        confirmed=confirmed,
+        action=stream_url(org_context, cluster, stream, "config", "review"),
+        apply_action=stream_url(org_context, cluster, stream, "config"),
+        preview=preview,
+        update=partial(services.update_stream, client, stream),
+        done=stream_url(org_context, cluster, stream) + "?tab=config",
+        render_form=render_form,
+    )
 
 
 @post(
@@ -764,31 +836,6 @@ async def delete_stream(
 
 # ---- consumers ---------------------------------------------------------------------------
 
-CONSUMER_FIELDS = {
-    "name", "description", "deliver_subject", "deliver_group", "filter_subjects", "ack_policy",
-    "deliver_policy", "opt_start_seq", "opt_start_time", "replay_policy", "ack_wait",
-    "max_deliver", "backoff", "max_ack_pending", "max_waiting", "inactive_threshold",
-    "pause_until", "num_replicas", "metadata",
-}  # fmt: skip
-
-
-def _read_consumer_form(posted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], str]:
-    mode = posted.get("mode", "form")
-    if mode == "json":
-        config, errors = cf.config_from_json(posted.get("json", ""))
-        return config, errors, "json"
-    config, errors = cf.consumer_config_from_form(posted)
-    return config, errors, "form"
-
-
-def _consumer_views(
-    posted: dict[str, str], config: dict[str, Any], mode: str, errors: dict[str, str]
-) -> tuple[dict[str, str], str]:
-    if mode == "json":
-        values = cf.consumer_form_values(config if not errors else {})
-        return values, posted.get("json", "")
-    return posted, cf.config_json(config)
-
 
 async def _render_new_consumer(
     request: Request[Any, Any, Any],
@@ -864,33 +911,20 @@ async def _create_consumer(
     switching: bool,
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await read_form(request)
-    config, errors, mode = _read_consumer_form(posted)
-    action = stream_url(org_context, cluster, stream, "new-consumer")
-    switch = (posted.get("switch") or mode) if switching else None
-    if switch in ("form", "json") and not errors:
-        form = _stream_form_context(
-            action=action, mode=switch, values=cf.consumer_form_values(config),
-            json_text=cf.config_json(config), errors={}, editing=False,
-            switch_action=action + "/form",
-        )  # fmt: skip
-        return await _render_new_consumer(request, backends, org_context, cluster, stream, form)
-    if not errors:
-        try:
-            info = await consumers.create_consumer(client, stream, config)
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.CONSUMER_NATS_FIELDS, CONSUMER_FIELDS)
-        else:
-            return see_other(
-                request, stream_url(org_context, cluster, stream, "consumers", info["name"])
-            )
-    values, json_text = _consumer_views(posted, config, mode, errors)
-    form = _stream_form_context(
-        action=action, mode=mode, values=values, json_text=json_text, errors=errors,
-        editing=False, switch_action=action + "/form",
-    )  # fmt: skip
-    return await _render_new_consumer(
-        request, backends, org_context, cluster, stream, form, status_code=422
+
+    async def create(client: ClusterClient, config: dict[str, Any]) -> str:
+        info = await consumers.create_consumer(client, stream, config)
+        return stream_url(org_context, cluster, stream, "consumers", info["name"])
+
+    return await _create_config(
+        request,
+        CONSUMER,
+        await read_form(request),
+        action=stream_url(org_context, cluster, stream, "new-consumer"),
+        switching=switching,
+        client=client,
+        create=create,
+        render_form=partial(_render_new_consumer, request, backends, org_context, cluster, stream),
     )
 
 
@@ -1008,54 +1042,24 @@ async def _edit_consumer(
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream, consumer)
     info = await consumers.get_consumer(client, stream, consumer)
-    current = info.get("config") or {}
-    posted = await read_form(request)
     base = stream_url(org_context, cluster, stream, "consumers", consumer)
-    if confirmed and not posted.get("apply"):
-        raise Invalid("Review the changes before applying them", code="invalid_config")
-    if confirmed:
-        config, errors = cf.config_from_json(posted["apply"])
-        mode = "json"
-        posted = {"mode": "json", "json": cf.config_json({**current, **config})}
-    else:
-        config, errors, mode = _read_consumer_form(posted)
-        if mode == "form":
-            for key in cf.CONSUMER_CLEARABLE:
-                config.setdefault(key, None)
-            config = cf.keep_system_metadata(config, current)
-    switch = None if confirmed else posted.get("switch")
-    merged = {k: v for k, v in {**current, **config}.items() if v is not None}
-    if switch in ("form", "json") and not errors:
-        form = _stream_form_context(
-            action=base + "/edit/review", mode=switch, values=cf.consumer_form_values(merged),
-            json_text=cf.config_json(merged), errors={}, editing=True, apply_action=base + "/edit",
-        )  # fmt: skip
-        return await _render_consumer(
-            request, backends, org_context, cluster, stream, info, form=form,
-            fragments=("consumer_form",),
-        )  # fmt: skip
-    changes = None
-    apply_json = None
-    status = 422
-    if not errors:
-        try:
-            if confirmed:
-                await consumers.update_consumer(client, stream, consumer, config)
-                return see_other(request, base)
-            changes = await consumers.preview_consumer_update(client, stream, consumer, config)
-            apply_json, status = json.dumps(config), 200
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.CONSUMER_NATS_FIELDS, CONSUMER_FIELDS)
-    values, json_text = _consumer_views(posted, merged, mode, errors)
-    form = _stream_form_context(
-        action=base + "/edit/review", mode=mode, values=values, json_text=json_text,
-        errors=errors, editing=True, changes=changes, apply_json=apply_json,
-        apply_action=base + "/edit",
-    )  # fmt: skip
-    return await _render_consumer(
-        request, backends, org_context, cluster, stream, info, form=form, status_code=status,
+    render_form = partial(
+        _render_consumer, request, backends, org_context, cluster, stream, info,
         fragments=("consumer_form",),
     )  # fmt: skip
+    return await _edit_config(
+        request,
+        CONSUMER,
+        await read_form(request),
+        info.get("config") or {},
+        confirmed=confirmed,
+        action=base + "/edit/review",
+        apply_action=base + "/edit",
+        preview=partial(consumers.preview_consumer_update, client, stream, consumer),
+        update=partial(consumers.update_consumer, client, stream, consumer),
+        done=base,
+        render_form=render_form,
+    )
 
 
 @post(
