@@ -92,7 +92,8 @@ alone does not run the template's top level; `with context` lets them use `url_w
 `ui.sort_header(label, key, sort, target)`, `ui.pager(page, pages, target)`,
 `ui.usage_bar(value, limit, unit, label)`, `ui.empty_state(title, text, link, label)`,
 `ui.field(name, label, value, errors, type, help, required)`, `ui.select(name, label,
-options, value, errors, help)`, `ui.form_error(errors)`,
+options, value, errors, help)`, `ui.form_error(errors)`, `{% call ui.shown_once(id, value,
+label) %}what it is{% endcall %}` (a key, link or secret this answer alone shows, to copy),
 `ui.confirm_delete(id, action, name, what)` (typed-name confirmation), `ui.page_link(route,
 url, label)` (a link once the route exists, else the label), `ui.when(moment)`
 (relative time with the exact one on hover); filters (services/web/formatting.py) `reltime`
