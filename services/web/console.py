@@ -94,12 +94,13 @@ alone does not run the template's top level; `with context` lets them use `url_w
 `ui.field(name, label, value, errors, type, help, required)`, `ui.select(name, label,
 options, value, errors, help)`, `ui.form_error(errors)`, `{% call ui.shown_once(id, value,
 label) %}what it is{% endcall %}` (a key, link or secret this answer alone shows, to copy),
-`ui.confirm_delete(id, action, name, what)` (typed-name confirmation), `ui.page_link(route,
-url, label)` (a link once the route exists, else the label), `ui.when(moment)`
-(relative time with the exact one on hover), `{% call(d) ui.deliveries(rows, heads) %}<td>…
-{% endcall %}` (notification deliveries with the caller's columns); filters
-(services/web/formatting.py) `reltime` (`3m 20s ago`), `bytes` (`1.2 MiB`), `number`
-(`12,345`), `duration` (`2h 5m`), `percent`.
+`ui.post_button(action, label, what, button_class, fields, target)` (a one-button form:
+Revoke, Enable…), `ui.confirm_delete(id, action, name, what)` (typed-name confirmation),
+`ui.page_link(route, url, label)` (a link once the route exists, else the label),
+`ui.when(moment)` (relative time with the exact one on hover), `{% call(d)
+ui.deliveries(rows, heads) %}<td>…{% endcall %}` (notification deliveries with the
+caller's columns); filters (services/web/formatting.py) `reltime` (`3m 20s ago`), `bytes`
+(`1.2 MiB`), `number` (`12,345`), `duration` (`2h 5m`), `percent`.
 """
 
 from __future__ import annotations
