@@ -51,7 +51,7 @@ DURATIONS = (("1h", 3600), ("4h", 4 * 3600), ("1 day", 86400), ("1 week", 7 * 86
 # ---- alerts --------------------------------------------------------------------------------
 
 
-@get("/orgs/{org:str}/alerts", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts", opt=access(Access.VIEWER))
 async def alerts_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -137,7 +137,7 @@ async def _alert_view(
     )
 
 
-@get("/orgs/{org:str}/alerts/{alert_id:str}", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/{alert_id:str}", opt=access(Access.VIEWER))
 async def alert_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -172,7 +172,6 @@ def _range_around(detail: Any) -> dict[str, str]:
 @post(
     "/orgs/{org:str}/alerts/{alert_id:str}/acknowledge",
     opt=access(Access.EDITOR, audit="alert.acknowledge"),
-    include_in_schema=False,
 )
 async def acknowledge(
     request: Request[Any, Any, Any],
@@ -248,7 +247,7 @@ async def _silences_view(
     )
 
 
-@get("/orgs/{org:str}/alerts/silences", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/silences", opt=access(Access.VIEWER))
 async def silences_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -293,11 +292,7 @@ def _silence_in(form: dict[str, str]) -> SilenceIn:
     return SilenceIn(matchers=parsed, ends_at=ends, comment=comment)
 
 
-@post(
-    "/orgs/{org:str}/alerts/silences",
-    opt=access(Access.EDITOR, audit="silence.create"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/alerts/silences", opt=access(Access.EDITOR, audit="silence.create"))
 async def create_silence(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -316,7 +311,6 @@ async def create_silence(
 @post(
     "/orgs/{org:str}/alerts/silences/{silence_id:str}/end",
     opt=access(Access.EDITOR, audit="silence.end"),
-    include_in_schema=False,
 )
 async def end_silence(
     request: Request[Any, Any, Any],
@@ -331,7 +325,7 @@ async def end_silence(
 # ---- rules ---------------------------------------------------------------------------------
 
 
-@get("/orgs/{org:str}/alerts/rules", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/rules", opt=access(Access.VIEWER))
 async def rules_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -501,7 +495,7 @@ async def _channel_choices(backends: Backends, ctx: OrgContext) -> list[tuple[st
         return [(str(i), n, k) for i, n, k in rows]
 
 
-@get("/orgs/{org:str}/alerts/rules/new", opt=access(Access.EDITOR), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/rules/new", opt=access(Access.EDITOR))
 async def new_rule_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -510,9 +504,7 @@ async def new_rule_page(
     return await _rule_form(request, backends, org_context, rule_id=None, values=_rule_values(None))
 
 
-@get(
-    "/orgs/{org:str}/alerts/rules/{rule_id:str}", opt=access(Access.VIEWER), include_in_schema=False
-)
+@get("/orgs/{org:str}/alerts/rules/{rule_id:str}", opt=access(Access.VIEWER))
 async def rule_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -549,11 +541,7 @@ async def _save_rule(
     )
 
 
-@post(
-    "/orgs/{org:str}/alerts/rules",
-    opt=access(Access.EDITOR, audit="alert_rule.create"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/alerts/rules", opt=access(Access.EDITOR, audit="alert_rule.create"))
 async def create_rule(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -565,7 +553,6 @@ async def create_rule(
 @post(
     "/orgs/{org:str}/alerts/rules/{rule_id:str}",
     opt=access(Access.EDITOR, audit="alert_rule.update"),
-    include_in_schema=False,
 )
 async def update_rule(
     request: Request[Any, Any, Any],
@@ -579,7 +566,6 @@ async def update_rule(
 @post(
     "/orgs/{org:str}/alerts/rules/{rule_id:str}/delete",
     opt=access(Access.EDITOR, audit="alert_rule.delete"),
-    include_in_schema=False,
 )
 async def delete_rule(
     request: Request[Any, Any, Any],
@@ -606,7 +592,6 @@ async def delete_rule(
 @post(
     "/orgs/{org:str}/alerts/rules/preview",
     opt=access(Access.EDITOR, audit_exempt="reads the clusters live; stores and sends nothing"),
-    include_in_schema=False,
 )
 async def preview_rule(
     request: Request[Any, Any, Any],

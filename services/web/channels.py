@@ -102,7 +102,7 @@ async def _list_view(
     )
 
 
-@get("/orgs/{org:str}/settings/channels", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/channels", opt=access(Access.ADMIN))
 async def channels_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -172,7 +172,7 @@ def _values_of(channel: ChannelOut) -> dict[str, str]:
     return values
 
 
-@get("/orgs/{org:str}/settings/channels/new", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/channels/new", opt=access(Access.ADMIN))
 async def new_channel_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -186,7 +186,6 @@ async def new_channel_page(
 @post(
     "/orgs/{org:str}/settings/channels",
     opt=access(Access.ADMIN, audit="notification_channel.create"),
-    include_in_schema=False,
 )
 async def create_channel(
     request: Request[Any, Any, Any],
@@ -219,11 +218,7 @@ async def create_channel(
     )
 
 
-@get(
-    "/orgs/{org:str}/settings/channels/{channel_id:str}",
-    opt=access(Access.ADMIN),
-    include_in_schema=False,
-)
+@get("/orgs/{org:str}/settings/channels/{channel_id:str}", opt=access(Access.ADMIN))
 async def channel_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -237,7 +232,6 @@ async def channel_page(
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}",
     opt=access(Access.ADMIN, audit="notification_channel.update"),
-    include_in_schema=False,
 )
 async def update_channel(
     request: Request[Any, Any, Any],
@@ -267,7 +261,6 @@ async def update_channel(
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}/test",
     opt=access(Access.ADMIN, audit="notification_channel.test"),
-    include_in_schema=False,
 )
 async def test_channel(
     request: Request[Any, Any, Any],
@@ -284,7 +277,6 @@ async def test_channel(
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}/rotate",
     opt=access(Access.ADMIN, audit="notification_channel.rotate_secret"),
-    include_in_schema=False,
 )
 async def rotate_secret(
     request: Request[Any, Any, Any],
@@ -302,7 +294,6 @@ async def rotate_secret(
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}/delete",
     opt=access(Access.ADMIN, audit="notification_channel.delete"),
-    include_in_schema=False,
 )
 async def delete_channel(
     request: Request[Any, Any, Any],

@@ -259,7 +259,7 @@ async def _form_page(
     )
 
 
-@get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER))
 async def clusters_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -282,7 +282,7 @@ async def clusters_page(
     )
 
 
-@get("/orgs/{org:str}/clusters/new", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/clusters/new", opt=access(Access.ADMIN))
 async def register_form(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -291,11 +291,7 @@ async def register_form(
     return await _form_page(request, backends, org_context, current=None)
 
 
-@post(
-    "/orgs/{org:str}/clusters/new",
-    opt=access(Access.ADMIN, audit="cluster.create"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/clusters/new", opt=access(Access.ADMIN, audit="cluster.create"))
 async def register(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -315,7 +311,6 @@ async def register(
     "/orgs/{org:str}/clusters/new/test",
     status_code=200,
     opt=access(Access.ADMIN, audit_exempt=TEST_EXEMPT),
-    include_in_schema=False,
 )
 async def register_test(
     request: Request[Any, Any, Any],
@@ -335,7 +330,7 @@ async def register_test(
     )
 
 
-@get("/orgs/{org:str}/clusters/import", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/clusters/import", opt=access(Access.ADMIN))
 async def import_form(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -368,11 +363,7 @@ async def _import_page(
     )
 
 
-@post(
-    "/orgs/{org:str}/clusters/import",
-    opt=access(Access.ADMIN, audit="cluster.import"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/clusters/import", opt=access(Access.ADMIN, audit="cluster.import"))
 async def import_context(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -437,7 +428,7 @@ def _import_errors(exc: JetDeckError) -> dict[str, str]:
     return form_errors(exc)
 
 
-@get("/orgs/{org:str}/clusters/{cluster:str}", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/clusters/{cluster:str}", opt=access(Access.VIEWER))
 async def cluster_page(
     request: Request[Any, Any, Any],
     cluster: FromPath[str],
@@ -470,9 +461,7 @@ async def cluster_page(
     )
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/edit", opt=access(Access.ADMIN), include_in_schema=False
-)
+@get("/orgs/{org:str}/clusters/{cluster:str}/edit", opt=access(Access.ADMIN))
 async def edit_form(
     request: Request[Any, Any, Any],
     cluster: FromPath[str],
@@ -484,9 +473,7 @@ async def edit_form(
 
 
 @post(
-    "/orgs/{org:str}/clusters/{cluster:str}/edit",
-    opt=access(Access.ADMIN, audit="cluster.update"),
-    include_in_schema=False,
+    "/orgs/{org:str}/clusters/{cluster:str}/edit", opt=access(Access.ADMIN, audit="cluster.update")
 )
 async def edit(
     request: Request[Any, Any, Any],
@@ -513,7 +500,6 @@ async def edit(
     "/orgs/{org:str}/clusters/{cluster:str}/edit/test",
     status_code=200,
     opt=access(Access.ADMIN, audit_exempt=TEST_EXEMPT),
-    include_in_schema=False,
 )
 async def edit_test(
     request: Request[Any, Any, Any],
@@ -540,7 +526,6 @@ async def edit_test(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/collection",
     opt=access(Access.ADMIN, audit="cluster.update"),
-    include_in_schema=False,
 )
 async def set_collection(
     request: Request[Any, Any, Any],
@@ -560,7 +545,6 @@ async def set_collection(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/delete",
     opt=access(Access.ADMIN, audit="cluster.delete"),
-    include_in_schema=False,
 )
 async def delete(
     request: Request[Any, Any, Any],

@@ -23,9 +23,10 @@ pasted in Slack opens the same view):
 
 Routes. A console route lives in a module of `services/web/` and is listed in `WEB_HANDLERS`
 (`services/web/app.py`), which `web_router()` mounts with cookie auth, CSRF on mutations and
-error pages. It declares its access like an API route and takes the same dependencies:
+error pages, out of the OpenAPI schema. It declares its access like an API route and takes
+the same dependencies:
 
-    @get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
+    @get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER))
     async def clusters_page(
         request: Request[Any, Any, Any],
         backends: NamedDependency[Backends],

@@ -105,7 +105,7 @@ def _member_error(user_id: uuid.UUID, exc: JetDeckError) -> dict[str, str]:
     return {f"member-{user_id}": form_errors(exc).popitem()[1]}
 
 
-@get("/orgs/{org:str}/settings/members", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/settings/members", opt=access(Access.VIEWER))
 async def members_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -118,7 +118,6 @@ async def members_page(
     "/orgs/{org:str}/settings/members",
     status_code=200,
     opt=access(Access.ADMIN, audit="member.invite", users_only=True),
-    include_in_schema=False,
 )
 async def invite(
     request: Request[Any, Any, Any],
@@ -149,7 +148,6 @@ async def invite(
 @post(
     "/orgs/{org:str}/settings/members/{user_id:uuid}/role",
     opt=access(Access.ADMIN, audit="member.update"),
-    include_in_schema=False,
 )
 async def change_role(
     request: Request[Any, Any, Any],
@@ -177,7 +175,6 @@ async def change_role(
 @post(
     "/orgs/{org:str}/settings/members/{user_id:uuid}/remove",
     opt=access(Access.ADMIN, audit="member.remove"),
-    include_in_schema=False,
 )
 async def remove_member(
     request: Request[Any, Any, Any],
@@ -198,7 +195,6 @@ async def remove_member(
 @post(
     "/orgs/{org:str}/settings/members/invitations/{invitation_id:uuid}/revoke",
     opt=access(Access.ADMIN, audit="invitation.revoke"),
-    include_in_schema=False,
 )
 async def revoke_invitation(
     request: Request[Any, Any, Any],
@@ -267,7 +263,7 @@ def _utc_time(value: str, field: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@get("/orgs/{org:str}/settings/api-keys", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/api-keys", opt=access(Access.ADMIN))
 async def keys_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -280,7 +276,6 @@ async def keys_page(
     "/orgs/{org:str}/settings/api-keys",
     status_code=200,
     opt=access(Access.ADMIN, audit="api_key.create", users_only=True),
-    include_in_schema=False,
 )
 async def create_key(
     request: Request[Any, Any, Any],
@@ -322,7 +317,6 @@ def _key_errors(exc: JetDeckError) -> dict[str, str]:
 @post(
     "/orgs/{org:str}/settings/api-keys/{key_id:uuid}/revoke",
     opt=access(Access.ADMIN, audit="api_key.revoke"),
-    include_in_schema=False,
 )
 async def revoke_key(
     request: Request[Any, Any, Any],
@@ -371,7 +365,7 @@ def diff_rows(diff: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
-@get("/orgs/{org:str}/settings/audit", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/audit", opt=access(Access.ADMIN))
 async def audit_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -426,7 +420,6 @@ async def audit_page(
     "/account/password",
     status_code=200,
     opt=access(Access.AUTHENTICATED, audit="user.password_change", users_only=True),
-    include_in_schema=False,
 )
 async def change_password(
     request: Request[Any, Any, Any],
@@ -479,7 +472,7 @@ async def change_password(
 # Accepting an invitation (the link shown once on the members page)
 
 
-@get("/invitations/{token:str}", opt=access(Access.PUBLIC), include_in_schema=False)
+@get("/invitations/{token:str}", opt=access(Access.PUBLIC))
 async def invitation_form(
     request: Request[Any, Any, Any], token: FromPath[str], backends: NamedDependency[Backends]
 ) -> Template:
@@ -493,11 +486,7 @@ async def invitation_form(
     )
 
 
-@post(
-    "/invitations/{token:str}",
-    opt=access(Access.PUBLIC, audit="invitation.accept"),
-    include_in_schema=False,
-)
+@post("/invitations/{token:str}", opt=access(Access.PUBLIC, audit="invitation.accept"))
 async def accept_invitation(
     request: Request[Any, Any, Any], token: FromPath[str], backends: NamedDependency[Backends]
 ) -> Response[Any] | Template:

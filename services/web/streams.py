@@ -127,11 +127,7 @@ def stream_row(summary: StreamSummary, info: dict[str, Any]) -> StreamRow:
     )
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/streams",
-    opt=access(Access.VIEWER),
-    include_in_schema=False,
-)
+@get("/orgs/{org:str}/clusters/{cluster:str}/streams", opt=access(Access.VIEWER))
 async def streams_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -357,11 +353,7 @@ async def _edit_config(
     return await render_form(form=context, status_code=status)
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/new-stream",
-    opt=access(Access.EDITOR),
-    include_in_schema=False,
-)
+@get("/orgs/{org:str}/clusters/{cluster:str}/new-stream", opt=access(Access.EDITOR))
 async def new_stream_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -437,7 +429,6 @@ async def _create_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/new-stream",
     opt=access(Access.EDITOR, audit="stream.create"),
-    include_in_schema=False,
 )
 async def create_stream(
     request: Request[Any, Any, Any],
@@ -452,7 +443,6 @@ async def create_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/new-stream/form",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def switch_new_stream(
     request: Request[Any, Any, Any],
@@ -624,11 +614,7 @@ async def _render_stream(
     )
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}",
-    opt=access(Access.VIEWER),
-    include_in_schema=False,
-)
+@get("/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}", opt=access(Access.VIEWER))
 async def stream_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -681,7 +667,6 @@ async def _edit_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/config/review",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def review_stream(
     request: Request[Any, Any, Any],
@@ -698,7 +683,6 @@ async def review_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/config",
     opt=access(Access.EDITOR, audit="stream.update"),
-    include_in_schema=False,
 )
 async def update_stream(
     request: Request[Any, Any, Any],
@@ -763,7 +747,6 @@ async def _purge(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/purge/preview",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def preview_purge(
     request: Request[Any, Any, Any],
@@ -779,7 +762,6 @@ async def preview_purge(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/purge",
     opt=access(Access.EDITOR, audit="stream.purge"),
-    include_in_schema=False,
 )
 async def purge_stream(
     request: Request[Any, Any, Any],
@@ -795,7 +777,6 @@ async def purge_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/seal",
     opt=access(Access.EDITOR, audit="stream.update"),
-    include_in_schema=False,
 )
 async def seal_stream(
     request: Request[Any, Any, Any],
@@ -816,7 +797,6 @@ async def seal_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/delete",
     opt=access(Access.EDITOR, audit="stream.delete"),
-    include_in_schema=False,
 )
 async def delete_stream(
     request: Request[Any, Any, Any],
@@ -870,7 +850,6 @@ async def _render_new_consumer(
 @get(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/new-consumer",
     opt=access(Access.EDITOR),
-    include_in_schema=False,
 )
 async def new_consumer_page(
     request: Request[Any, Any, Any],
@@ -931,7 +910,6 @@ async def _create_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/new-consumer",
     opt=access(Access.EDITOR, audit="consumer.create"),
-    include_in_schema=False,
 )
 async def create_consumer(
     request: Request[Any, Any, Any],
@@ -947,7 +925,6 @@ async def create_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/new-consumer/form",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def switch_new_consumer(
     request: Request[Any, Any, Any],
@@ -1015,7 +992,6 @@ async def _render_consumer(
 @get(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}",
     opt=access(Access.VIEWER),
-    include_in_schema=False,
 )
 async def consumer_page(
     request: Request[Any, Any, Any],
@@ -1066,7 +1042,6 @@ async def _edit_consumer(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}"
     "/edit/review",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def review_consumer(
     request: Request[Any, Any, Any],
@@ -1085,7 +1060,6 @@ async def review_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}/edit",
     opt=access(Access.EDITOR, audit="consumer.update"),
-    include_in_schema=False,
 )
 async def update_consumer(
     request: Request[Any, Any, Any],
@@ -1104,7 +1078,6 @@ async def update_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}/pause",
     opt=access(Access.EDITOR, audit="consumer.pause"),
-    include_in_schema=False,
 )
 async def pause_consumer(
     request: Request[Any, Any, Any],
@@ -1139,7 +1112,6 @@ async def pause_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}/delete",
     opt=access(Access.EDITOR, audit="consumer.delete"),
-    include_in_schema=False,
 )
 async def delete_consumer(
     request: Request[Any, Any, Any],
