@@ -25,7 +25,15 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, render, see_other, submit_form
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    render,
+    require_typed_name,
+    see_other,
+    submit_form,
+)
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters import services as clusters
@@ -553,13 +561,8 @@ async def delete(
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any]:
     """Deleted only when `confirm` is the cluster's name (typed by the user)."""
-    form = await request.form()
-    if form.get("confirm") != cluster:
-        raise Invalid(
-            f"Type the cluster's name ({cluster}) to delete it.",
-            code="confirmation_mismatch",
-            extra={"field": "confirm"},
-        )
+    message = f"Type the cluster's name ({cluster}) to delete it."
+    await require_typed_name(request, cluster, message, field="confirm")
     await clusters.delete_cluster(backends, org_context, cluster)
     return see_other(request, org_url(org_context.slug, "clusters"))
 

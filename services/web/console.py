@@ -125,7 +125,7 @@ from shared.accounts.principals import OrgContext, Principal
 from shared.accounts.roles import Role
 from shared.backends import Backends
 from shared.clusters.models import Cluster
-from shared.errors import JetDeckError
+from shared.errors import Invalid, JetDeckError
 
 T = TypeVar("T")
 VARY = {"Vary": "HX-Request, HX-Target"}
@@ -354,6 +354,15 @@ async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in form.items()}
 
 
+async def require_typed_name(
+    request: Request[Any, Any, Any], name: str, message: str, **extra: Any
+) -> None:
+    """Deleting (or sealing) for good goes ahead only when the user typed `name` in the
+    form's `confirm` (ui.confirm_delete asks for it); otherwise a 400 saying `message`."""
+    if (await request.form()).get("confirm") != name:
+        raise Invalid(message, code="confirmation_mismatch", extra=extra)
+
+
 def see_other(request: Request[Any, Any, Any], url: str) -> Response[Any]:
     """After a successful POST: a 303 to `url`, or for htmx `HX-Redirect` (a redirect htmx
     followed itself would swap the next page into the form's target)."""
@@ -419,6 +428,7 @@ __all__ = [
     "prefetch_switchers",
     "read_form",
     "render",
+    "require_typed_name",
     "see_other",
     "submit_form",
     "url_with",

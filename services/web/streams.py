@@ -49,6 +49,7 @@ from services.web.console import (
     page_exists,
     read_form,
     render,
+    require_typed_name,
     see_other,
 )
 from shared.accounts.principals import OrgContext
@@ -787,9 +788,7 @@ async def seal_stream(
 ) -> Response[Any]:
     """Seal: no more messages, deletes or purges; for good."""
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await read_form(request)
-    if posted.get("confirm") != stream:
-        raise Invalid("Type the stream's name to seal it", code="confirmation_mismatch")
+    await require_typed_name(request, stream, "Type the stream's name to seal it")
     await services.update_stream(client, stream, {"sealed": True})
     return see_other(request, stream_url(org_context, cluster, stream))
 
@@ -807,9 +806,7 @@ async def delete_stream(
 ) -> Response[Any]:
     """Delete with the stream's name typed as confirmation."""
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await read_form(request)
-    if posted.get("confirm") != stream:
-        raise Invalid("Type the stream's name to delete it", code="confirmation_mismatch")
+    await require_typed_name(request, stream, "Type the stream's name to delete it")
     await services.delete_stream(client, stream)
     return see_other(request, stream_url(org_context, cluster))
 
@@ -1122,9 +1119,7 @@ async def delete_consumer(
     consumer: FromPath[str],
 ) -> Response[Any]:
     client = await nats_client(backends, org_context, cluster, stream, consumer)
-    posted = await read_form(request)
-    if posted.get("confirm") != consumer:
-        raise Invalid("Type the consumer's name to delete it", code="confirmation_mismatch")
+    await require_typed_name(request, consumer, "Type the consumer's name to delete it")
     await consumers.delete_consumer(client, stream, consumer)
     return see_other(request, stream_url(org_context, cluster, stream) + "?tab=consumers")
 
