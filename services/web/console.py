@@ -81,7 +81,8 @@ other 4xx/5xx are not swapped). On success `return see_other(request, url)`: a 3
 form that calls a service and then re-renders or redirects; `read_form(request)` gives the
 posted fields as text.
 
-Search: a page's search box is `<input type="search" data-search …>`; `/` focuses it.
+Search: a page's search box is `<input type="search" data-search …>` (`ui.search_form` over a
+listed table); `/` focuses it.
 
 Live numbers: a block refreshes itself in place with
 `hx-get="{{ url_with() }}" hx-target="this" hx-swap="outerHTML" hx-trigger="{{ LIVE_TRIGGER }}"`:
