@@ -12,7 +12,7 @@ from typing import Any
 from services.web.assets import asset
 from services.web.console import form_errors
 from services.web.formatting import duration, human_bytes, milliseconds, number, reltime
-from shared.errors import Invalid
+from shared.errors import Conflict, Invalid
 from shared.nats.errors import domain_error
 from tests.fixtures.accounts import web_login
 from tests.services.api.test_metrics import collect
@@ -151,6 +151,10 @@ def test_a_nats_refusal_shows_its_description_beside_the_field_it_concerns() -> 
     assert form_errors(exc) == {"__all__": "stream name already in use"}
     named = Invalid("That seed is not an nkey seed.", extra={"field": "auth.seed"})
     assert form_errors(named) == {"auth.seed": "That seed is not an nkey seed."}
+    # `codes`: the field an error's code concerns, when the error names none itself.
+    member = Conflict("a@example.com is already a member.", code="already_member")
+    assert form_errors(member, codes={"already_member": "email"}) == {"email": member.detail}
+    assert form_errors(named, codes={"invalid": "other"}) == {"auth.seed": named.detail}
 
 
 def test_numbers_bytes_durations_and_times_read_like_a_person_writes_them() -> None:
