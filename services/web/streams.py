@@ -39,7 +39,15 @@ from litestar.response import Template
 from services.access import Access, access
 from services.web import config_forms as cf
 from services.web import messages
-from services.web.console import Crumb, form_errors, org_url, page_exists, render, see_other
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    page_exists,
+    prefetch_switchers,
+    render,
+    see_other,
+)
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters.services import cluster_client
@@ -503,6 +511,8 @@ async def stream_page(
 ) -> Template:
     """One stream: Overview, Consumers, Config and Messages tabs (`?tab=`)."""
     tab = tab if tab in TABS else "overview"
+    # The top bar's queries run while the cluster is looked up and NATS answers.
+    prefetch_switchers(request, backends, org_context)
     client = await nats_client(backends, org_context, cluster, stream)
     info = await services.get_stream(client, stream)
     return await _render_stream(request, backends, org_context, cluster, client, info, tab)
@@ -956,6 +966,7 @@ async def consumer_page(
     consumer: FromPath[str],
 ) -> Template:
     """One consumer: state, config, pause/resume, edit with the dry-run diff, delete."""
+    prefetch_switchers(request, backends, org_context)  # overlaps the lookups below
     client = await nats_client(backends, org_context, cluster, stream, consumer)
     info = await consumers.get_consumer(client, stream, consumer)
     return await _render_consumer(request, backends, org_context, cluster, stream, info)

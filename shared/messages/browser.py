@@ -7,8 +7,9 @@ first; `prev` and `next` are the positions of the neighbouring pages. With a pay
 
 A page keeps at most `PAGE_PAYLOAD_BYTES` of payload across all its rows (each row's share
 of it is what its preview is made from), so a page holding an 8 MiB message costs the
-template what any other page does. Reading goes through `services.browse`: direct gets or
-`MSG.GET`, never a consumer, so Limits, WorkQueue and Interest streams are left unchanged.
+template what any other page does. Reading goes through `services.browse_stored` (the
+payloads stay bytes: rows never go through the API's base64): direct gets or `MSG.GET`,
+never a consumer, so Limits, WorkQueue and Interest streams are left unchanged.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import asyncio
 import base64
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from shared.errors import Invalid
@@ -33,9 +36,16 @@ from shared.messages.payloads import (
     payload_view,
     preview,
 )
-from shared.messages.reader import BATCH_BYTES, StreamFacts, rfc3339, stream_facts
+from shared.messages.reader import (
+    BATCH_BYTES,
+    StoredMessage,
+    StreamFacts,
+    get_one,
+    rfc3339,
+    stream_facts,
+)
 from shared.messages.schemas import Message
-from shared.messages.services import PAGE_BYTES, browse, get_message
+from shared.messages.services import PAGE_BYTES, browse_stored
 from shared.nats import ClusterClient
 
 PAGE_PAYLOAD_BYTES = 16 * 1024
@@ -122,6 +132,12 @@ class MessageRow:
     preview: str  # one line, control characters escaped
     preview_format: str  # json, msgpack, cbor, text or hex
 
+    @property
+    def utc_text(self) -> str:
+        """The time as the list shows it before the page's script makes it local:
+        `2026-01-31 12:00:00` (UTC, to the second)."""
+        return self.time[:19].replace("T", " ") if self.time else ""
+
 
 @dataclass(frozen=True)
 class SearchProgress:
@@ -162,10 +178,25 @@ class MessagePageView:
     limit: int = DEFAULT_PAGE
 
 
+@lru_cache(maxsize=4096)
+def _utc_seconds(whole: str) -> int:
+    """`2026-01-31T12:00:00` (UTC) → epoch seconds; a page's rows share few seconds."""
+    return int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
+
+
 def epoch_ms(time: str | None) -> int | None:
     """Milliseconds since the epoch of a NATS time stamp (nanosecond RFC 3339)."""
     if not time:
         return None
+    # NATS stamps UTC as `2026-01-31T12:00:00.123456789Z`: read without a parser per row.
+    if len(time) >= 20 and time[-1] == "Z" and time[10] == "T" and time[19] in ".Z":
+        fraction = time[20:-1]
+        if fraction.isdigit() or not fraction:
+            try:
+                seconds = _utc_seconds(time[:19])
+            except ValueError:
+                return None
+            return seconds * 1000 + (int(fraction[:3].ljust(3, "0")) if fraction else 0)
     probe = re.sub(r"(\.\d{6})\d+", r"\1", time.strip()).replace("Z", "+00:00")
     try:
         return math.floor(datetime.fromisoformat(probe).timestamp() * 1000)
@@ -179,23 +210,30 @@ def _prefix(message: Message, limit: int) -> bytes:
 
 
 def to_rows(
-    messages: list[Message], budget: int = PAGE_PAYLOAD_BYTES
+    messages: Sequence[Message | StoredMessage], budget: int = PAGE_PAYLOAD_BYTES
 ) -> tuple[list[MessageRow], int]:
     """Rows for messages, each preview made from its share of `budget` payload bytes;
-    returns the rows and the payload bytes they used."""
+    returns the rows and the payload bytes they used. A `StoredMessage` (as read: the
+    payload in bytes) is cut as it is; a `Message` (the API's, base64) has only the bytes
+    its preview needs decoded."""
     share = min(ROW_PREFIX_MAX, budget // max(len(messages), 1))
     rows, used = [], 0
     for m in messages:
-        head = _prefix(m, min(share, m.size))
+        if isinstance(m, StoredMessage):
+            size = len(m.data)
+            head = m.data[: min(share, size)]
+        else:
+            size = m.size
+            head = _prefix(m, min(share, size))
         used += len(head)
-        shown = preview(head, m.size, PREVIEW_CHARS)
+        shown = preview(head, size, PREVIEW_CHARS)
         rows.append(
             MessageRow(
                 seq=m.seq,
                 time=m.time,
                 epoch_ms=epoch_ms(m.time),
                 subject=m.subject,
-                size=m.size,
+                size=size,
                 headers=header_count(m.headers),
                 preview=shown.text,
                 preview_format=shown.format,
@@ -225,7 +263,7 @@ async def message_page(
     q = q or None
     backward = position.seek in ("last", "before")
     start_seq = position.seq if position.seek in ("seq", "before") else None
-    read = browse(
+    read = browse_stored(
         client,
         stream,
         start_seq=start_seq,
@@ -309,18 +347,19 @@ async def message_view(
 ) -> MessageView:
     """The message at `seq` (NotFound when deleted or beyond the stream). Its payload is
     rendered from the first 64 KiB unless `full`."""
-    m = await get_message(client, stream, seq)
-    data = base64.b64decode(m.data) if full else _prefix(m, min(m.size, SHOWN_BYTES + 1))
+    m = await get_one(client, stream, {"seq": seq})  # bytes: no base64 round trip
+    size = len(m.data)
+    data = m.data if full else m.data[: SHOWN_BYTES + 1]
     shown = payload_view(data, fmt=fmt, full=full)
-    shown.size = m.size
-    shown.truncated = shown.shown < m.size
+    shown.size = size
+    shown.truncated = shown.shown < size
     return MessageView(
         stream=stream,
         seq=m.seq,
         subject=m.subject,
         time=m.time,
         epoch_ms=epoch_ms(m.time),
-        size=m.size,
+        size=size,
         headers=header_rows(m.headers),
         payload=shown,
         command=nats_get_command(stream, m.seq),
