@@ -445,10 +445,15 @@ async def _render_stream(
     purge: dict[str, Any] | None = None,
     status_code: int = 200,
     fragments: tuple[str, ...] = ("stream_tab", "stream_state", "consumers_table"),
+    context: dict[str, Any] | None = None,
 ) -> Template:
+    """The stream page; `context`: the tab's own, when the caller has made it."""
     stream = str(info.config.get("name"))
-    context: dict[str, Any] = {}
-    if tab == "consumers":
+    made = context is not None
+    context = dict(context or {})
+    if made:
+        pass  # the caller made the tab's context (the Messages tab, beside the INFO request)
+    elif tab == "consumers":
         found, _ = await consumers.list_consumers(client, stream, limit=1000)
         context["consumer_rows"] = [_consumer_row(c) for c in found]
     elif tab == "messages":
@@ -514,6 +519,13 @@ async def stream_page(
     # The top bar's queries run while the cluster is looked up and NATS answers.
     prefetch_switchers(request, backends, org_context)
     client = await nats_client(backends, org_context, cluster, stream)
+    if tab == "messages":  # the tab's read goes out beside the INFO request, not after it
+        info, context = await messages.stream_and_messages_tab(
+            request, backends, client, org_context, cluster, stream
+        )
+        return await _render_stream(
+            request, backends, org_context, cluster, client, info, tab, context=context
+        )
     info = await services.get_stream(client, stream)
     return await _render_stream(request, backends, org_context, cluster, client, info, tab)
 

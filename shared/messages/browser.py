@@ -18,13 +18,13 @@ import asyncio
 import base64
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from shared.errors import Invalid
+from shared.errors import Invalid, Unavailable
 from shared.messages.payloads import (
     PREVIEW_CHARS,
     SHOWN_BYTES,
@@ -45,7 +45,7 @@ from shared.messages.reader import (
     stream_facts,
 )
 from shared.messages.schemas import Message
-from shared.messages.services import PAGE_BYTES, browse_stored
+from shared.messages.services import PAGE_BYTES, StoredPage, browse_stored
 from shared.nats import ClusterClient
 
 PAGE_PAYLOAD_BYTES = 16 * 1024
@@ -252,36 +252,43 @@ async def message_page(
     limit: int = DEFAULT_PAGE,
     max_scan: int = SEARCH_SCAN,
     facts: StreamFacts | None = None,
+    facts_later: Awaitable[StreamFacts] | None = None,
     page_bytes: int = PAGE_BYTES,
     batch_bytes: int = BATCH_BYTES,
 ) -> MessagePageView:
     """One page of the Messages tab at `position`, filtered by `subject` (NATS wildcards)
     and, with `q`, by payload content. `facts`: the stream's, when the caller has just read
-    them (the stream page has): the page then costs NATS the read alone."""
+    them: the page then costs NATS the read alone. `facts_later`: the stream's, from a
+    STREAM.INFO the caller has asked and the read need not wait for (`_read_beside_info`)."""
     limit = max(1, min(limit, max(PAGE_SIZES)))
     subject = subject.strip() or None if subject else None
     q = q or None
     backward = position.seek in ("last", "before")
     start_seq = position.seq if position.seek in ("seq", "before") else None
-    read = browse_stored(
-        client,
-        stream,
-        start_seq=start_seq,
-        start_time=position.time if position.seek == "time" else None,
-        subject=subject,
-        direction="backward" if backward else "forward",
-        limit=limit,
-        q=q,
-        max_scan=max_scan,
-        page_bytes=page_bytes,
-        batch_bytes=batch_bytes,
-        facts=facts,
-    )
-    if facts is None:
+
+    def read(given: StreamFacts | None) -> Coroutine[Any, Any, StoredPage]:
+        return browse_stored(
+            client,
+            stream,
+            start_seq=start_seq,
+            start_time=position.time if position.seek == "time" else None,
+            subject=subject,
+            direction="backward" if backward else "forward",
+            limit=limit,
+            q=q,
+            max_scan=max_scan,
+            page_bytes=page_bytes,
+            batch_bytes=batch_bytes,
+            facts=given,
+        )
+
+    if facts_later is not None:
+        known, page = await _read_beside_info(stream, facts_later, read, speculate=not backward)
+    elif facts is None:
         # The stream's figures for the links, asked alongside the read: no extra round trip.
-        known, page = await asyncio.gather(stream_facts(client, stream), read)
+        known, page = await asyncio.gather(stream_facts(client, stream), read(None))
     else:
-        known, page = facts, await read
+        known, page = facts, await read(facts)
     facts = known
     last = max([facts.last_seq, *(m.seq for m in page.messages)])
     found = list(reversed(page.messages)) if backward else page.messages
@@ -323,6 +330,45 @@ async def message_page(
         payload_bytes=used,
         limit=limit,
     )
+
+
+# What a read started before the stream's INFO answered assumes: direct gets (most streams
+# allow them), the stream starting at 1, and no last sequence yet (fixed up afterwards).
+_UNKNOWN_LAST = 2**63
+
+
+async def _read_beside_info(
+    stream: str,
+    facts_later: Awaitable[StreamFacts],
+    read: Callable[[StreamFacts | None], Coroutine[Any, Any, StoredPage]],
+    *,
+    speculate: bool,
+) -> tuple[StreamFacts, StoredPage]:
+    """The facts and the page, the read overlapping the INFO request: a forward read starts
+    at once as direct gets, which is what NATS answers when the stream allows them. A stream
+    without direct gets answers that read with "no responders"; it is then read again with
+    MSG.GET. A backward read needs the stream's last sequence: it waits for the facts."""
+    if not speculate:
+        known = await facts_later
+        return known, await read(known)
+    guess = StreamFacts(stream, True, 0, _UNKNOWN_LAST, [], 0)
+    early = asyncio.ensure_future(read(guess))
+    early.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, if unused
+    try:
+        known = await facts_later
+    except BaseException:
+        early.cancel()
+        raise
+    if not known.allow_direct:
+        early.cancel()
+        return known, await read(known)
+    try:
+        page = await early
+    except (Unavailable, Invalid):
+        return known, await read(known)  # the same read knowing the facts: its own answer
+    if page.next_seq is not None and page.next_seq - 1 >= known.last_seq:
+        page.next_seq = None  # the guess had no last sequence: read up to it, nothing after
+    return known, page
 
 
 @dataclass
