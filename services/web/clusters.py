@@ -451,7 +451,7 @@ async def cluster_page(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Template:
-    """Servers (name, version, memory, connections…), the meta leader and its peers, and the
+    """Servers (name, version, RTT, memory, connections…), the meta leader and its peers, and the
     account's JetStream usage against its limits (the overview service: `$SYS` when system
     credentials are set). An unreachable cluster shows why. `cluster_live` refreshes itself;
     the block `cluster_charts` is where the cluster's charts go."""

@@ -1,8 +1,9 @@
 """Organization settings in the console — members, API keys, the audit log — plus the change
 of password on `/account` and the page an invitation link opens.
 
-Access is the API's: everyone reads the members, admins manage them and read keys and the
-audit log (the navigation links only what the user may open). What is shown once — an
+Access is the API's: everyone reads the members, admins manage them, read and revoke the
+pending invitations, and read keys and the audit log (the navigation links only what the user
+may open). What is shown once — an
 invitation link, a new API key — is in the POST's answer only, never stored or redirected
 to: reloading does not show it again.
 """
@@ -34,6 +35,7 @@ from shared.backends import Backends
 from shared.errors import Invalid, JetDeckError
 
 MEMBERS_PER_PAGE = 50
+INVITATIONS_SHOWN = 100  # the newest pending ones; the page says when there are more
 KEYS_PER_PAGE = 100
 EVENTS_PER_PAGE = 50
 ROLES = [r.value for r in Role]
@@ -71,6 +73,9 @@ async def _members_page(
     link = None
     if invitation is not None:
         link = str(request.base_url).rstrip("/") + f"/invitations/{invitation.token}"
+    pending = None
+    if ctx.role.at_least(Role.ADMIN):  # as the API: admins read the pending invitations
+        pending = await members.list_invitations(backends, ctx, 0, INVITATIONS_SHOWN)
     return await render(
         request,
         backends,
@@ -85,6 +90,8 @@ async def _members_page(
         pages=max(1, math.ceil(listing.total / MEMBERS_PER_PAGE)),
         invitation=invitation,
         invitation_link=link,
+        pending=pending.items if pending else [],
+        pending_total=pending.total if pending else 0,
         grantable=_roles_up_to(ctx),
         values=values or {},
         errors=errors or {},
@@ -188,6 +195,33 @@ async def remove_member(
         )
     if user_id == org_context.principal.user_id:  # left the organization
         return see_other(request, "/account")
+    return see_other(request, org_url(org_context.slug, "settings", "members"))
+
+
+@post(
+    "/orgs/{org:str}/settings/members/invitations/{invitation_id:uuid}/revoke",
+    opt=access(Access.ADMIN, audit="invitation.revoke"),
+    include_in_schema=False,
+)
+async def revoke_invitation(
+    request: Request[Any, Any, Any],
+    invitation_id: FromPath[uuid.UUID],
+    backends: NamedDependency[Backends],
+    org_context: NamedDependency[OrgContext],
+) -> Response[Any] | Template:
+    """The invitation's link stops working at once."""
+    try:
+        await members.revoke_invitation(backends, org_context, invitation_id)
+    except JetDeckError as exc:
+        if exc.code not in ("invitation_not_found", "role_above_yours"):
+            raise
+        return await _members_page(
+            request,
+            backends,
+            org_context,
+            errors={"invitations": exc.detail},
+            status_code=422,
+        )
     return see_other(request, org_url(org_context.slug, "settings", "members"))
 
 
@@ -494,6 +528,7 @@ HANDLERS = [
     invite,
     change_role,
     remove_member,
+    revoke_invitation,
     keys_page,
     create_key,
     revoke_key,

@@ -3,6 +3,7 @@
     /orgs/{org}/clusters/{cluster}/streams                  list (?search=&sort=&page=)
     /orgs/{org}/clusters/{cluster}/new-stream               create form (form | raw JSON)
     /orgs/{org}/clusters/{cluster}/streams/{stream}  ?tab=overview|consumers|config|messages
+                                                     (consumers: ?search=&sort=&page=)
         …/config/review  dry-run diff     …/config         apply the reviewed config
         …/purge/preview  what it removes  …/purge          purge
         …/seal  …/delete (typed name)     …/new-consumer   consumer create form
@@ -432,6 +433,39 @@ def _consumer_row(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _consumers_tab(
+    request: Request[Any, Any, Any], client: ClusterClient, stream: str
+) -> dict[str, Any]:
+    """The Consumers tab's page of rows: `?search=` (a part of a name or filter subject),
+    `?sort=` (a `consumers.SORTS` key, `-` for descending) and `?page=` (of `PAGE_SIZE`), as
+    the streams list; a page past the end shows the last one."""
+    params = request.query_params
+    search = (params.get("search") or "").strip()[:200]
+    sort = params.get("sort") or "name"
+    sort = sort if sort.removeprefix("-") in consumers.SORTS else "name"
+    raw_page = params.get("page") or "1"
+    page = max(1, int(raw_page)) if raw_page.isdigit() and len(raw_page) < 9 else 1
+    found, total = await consumers.list_consumers(
+        client, stream, search=search or None, sort=sort,
+        offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+    )  # fmt: skip
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:  # past the end (consumers went away): the last page
+        page = pages
+        found, total = await consumers.list_consumers(
+            client, stream, search=search or None, sort=sort,
+            offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+        )  # fmt: skip
+    return {
+        "consumer_rows": [_consumer_row(c) for c in found],
+        "consumer_total": total,
+        "consumer_search": search,
+        "consumer_sort": sort,
+        "consumer_page": page,
+        "consumer_pages": pages,
+    }
+
+
 async def _render_stream(
     request: Request[Any, Any, Any],
     backends: Backends,
@@ -454,8 +488,7 @@ async def _render_stream(
     if made:
         pass  # the caller made the tab's context (the Messages tab, beside the INFO request)
     elif tab == "consumers":
-        found, _ = await consumers.list_consumers(client, stream, limit=1000)
-        context["consumer_rows"] = [_consumer_row(c) for c in found]
+        context.update(await _consumers_tab(request, client, stream))
     elif tab == "messages":
         context.update(
             await messages.messages_tab_context(

@@ -11,7 +11,7 @@ from typing import Any
 
 from services.web.assets import asset
 from services.web.console import form_errors
-from services.web.formatting import duration, human_bytes, number, reltime
+from services.web.formatting import duration, human_bytes, milliseconds, number, reltime
 from shared.errors import Invalid
 from shared.nats.errors import domain_error
 from tests.fixtures.accounts import web_login
@@ -174,6 +174,7 @@ def test_numbers_bytes_durations_and_times_read_like_a_person_writes_them() -> N
     assert human_bytes(3 * 1024**3) == "3.0 GiB"
     assert number(1234567) == "1,234,567" and number(None) == "—"
     assert duration(45) == "45s" and duration(7500) == "2h 5m" and duration(90061) == "1d 1h"
+    assert milliseconds(0.4321) == "0.4 ms" and milliseconds(1234.4) == "1,234 ms"
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert reltime(now - timedelta(minutes=3), now) == "3m ago"
     assert reltime(now + timedelta(hours=2), now) == "in 2h"
