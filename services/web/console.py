@@ -109,6 +109,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -126,6 +127,7 @@ from shared.accounts.principals import OrgContext, Principal
 from shared.accounts.roles import Role
 from shared.backends import Backends
 from shared.clusters.models import Cluster
+from shared.db import writes
 from shared.errors import Invalid, JetDeckError
 
 T = TypeVar("T")
@@ -230,11 +232,44 @@ def can_function(ctx: OrgContext | None) -> Callable[[str], bool]:
     return can
 
 
+# The top bar's lists, per (principal, organization): reused for SWITCHERS_TTL seconds while
+# this process has written nothing to the database (shared/db/writes.py), so a change made
+# here (a cluster registered, a member added) shows on the next page; one made by another
+# process shows within the TTL. Every full console page needs them: two queries otherwise.
+SWITCHERS_TTL = 5.0
+SWITCHERS_MAX = 10_000
+Choices = tuple[list[OrgChoice], list[ClusterChoice]]
+_choices: dict[tuple[Any, ...], tuple[float, int, Choices]] = {}
+
+
+def forget_switchers() -> None:
+    _choices.clear()
+
+
 async def switcher_choices(
     backends: Backends, principal: Principal, ctx: OrgContext | None
-) -> tuple[list[OrgChoice], list[ClusterChoice]]:
+) -> Choices:
     """The user's organizations and the current organization's clusters, for the top bar.
-    An API key sees its one organization."""
+    An API key sees its one organization. At most SWITCHERS_TTL seconds old, and never
+    older than this process's last database write."""
+    key: tuple[Any, ...] = (principal.kind, principal.id, principal.user_id, ctx and ctx.org_id)
+    if ctx is not None:
+        key += (ctx.slug, ctx.name, ctx.role)  # as the request resolved them
+    now, written = time.monotonic(), writes.generation()
+    cached = _choices.get(key)
+    if cached is not None and cached[0] > now and cached[1] == written:
+        orgs, clusters = cached[2]
+        return list(orgs), list(clusters)
+    found = await _query_switchers(backends, principal, ctx)
+    if len(_choices) >= SWITCHERS_MAX:
+        _choices.clear()  # crude but bounded: entries live seconds
+    _choices[key] = (now + SWITCHERS_TTL, written, found)  # the count read before querying
+    return list(found[0]), list(found[1])
+
+
+async def _query_switchers(
+    backends: Backends, principal: Principal, ctx: OrgContext | None
+) -> Choices:
     assert backends.database is not None
     async with backends.database.session() as session:
         orgs: list[OrgChoice] = []
@@ -422,6 +457,7 @@ __all__ = [
     "ClusterChoice",
     "Crumb",
     "OrgChoice",
+    "forget_switchers",
     "form_errors",
     "fragment_requested",
     "org_url",

@@ -47,6 +47,7 @@ from services.web.console import (
     form_errors,
     org_url,
     page_exists,
+    prefetch_switchers,
     read_form,
     render,
     require_typed_name,
@@ -565,10 +566,15 @@ async def _render_stream(
     purge: dict[str, Any] | None = None,
     status_code: int = 200,
     fragments: tuple[str, ...] = ("stream_tab", "stream_state", "consumers_table"),
+    context: dict[str, Any] | None = None,
 ) -> Template:
+    """The stream page; `context`: the tab's own, when the caller has made it."""
     stream = str(info.config.get("name"))
-    context: dict[str, Any] = {}
-    if tab == "consumers":
+    made = context is not None
+    context = dict(context or {})
+    if made:
+        pass  # the caller made the tab's context (the Messages tab, beside the INFO request)
+    elif tab == "consumers":
         context.update(await _consumers_tab(request, client, stream))
     elif tab == "messages":
         context.update(
@@ -626,7 +632,16 @@ async def stream_page(
 ) -> Template:
     """One stream: Overview, Consumers, Config and Messages tabs (`?tab=`)."""
     tab = tab if tab in TABS else "overview"
+    # The top bar's queries run while the cluster is looked up and NATS answers.
+    prefetch_switchers(request, backends, org_context)
     client = await nats_client(backends, org_context, cluster, stream)
+    if tab == "messages":  # the tab's read goes out beside the INFO request, not after it
+        info, context = await messages.stream_and_messages_tab(
+            request, backends, client, org_context, cluster, stream
+        )
+        return await _render_stream(
+            request, backends, org_context, cluster, client, info, tab, context=context
+        )
     info = await services.get_stream(client, stream)
     return await _render_stream(request, backends, org_context, cluster, client, info, tab)
 
@@ -999,6 +1014,7 @@ async def consumer_page(
     consumer: FromPath[str],
 ) -> Template:
     """One consumer: state, config, pause/resume, edit with the dry-run diff, delete."""
+    prefetch_switchers(request, backends, org_context)  # overlaps the lookups below
     client = await nats_client(backends, org_context, cluster, stream, consumer)
     info = await consumers.get_consumer(client, stream, consumer)
     return await _render_consumer(request, backends, org_context, cluster, stream, info)

@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from shared.backends import Backends
 from shared.clusters.models import Cluster
-from shared.clusters.services import connection_spec, load_cluster
+from shared.clusters.services import connection_spec
 from shared.config import Settings
 from shared.crypto import decrypt_json
-from shared.errors import Unavailable
+from shared.errors import NotFound, Unavailable
 from shared.metrics.collector import CollectTarget
 
 
@@ -52,6 +52,18 @@ async def collection_target(backends: Backends, cluster_id: str) -> CollectTarge
 
 
 async def cluster_id_of(backends: Backends, org_id: uuid.UUID, name: str) -> str:
-    """The id of the organization's cluster `name` (NotFound when there is none)."""
-    cluster, _ = await load_cluster(backends, org_id, name)
-    return str(cluster.id)
+    """The id of the organization's cluster `name` (NotFound when there is none): its id
+    alone, not the whole registration with its secrets decrypted (every chart asks)."""
+    if backends.database is None:
+        raise Unavailable("The database is not configured.", code="database_unavailable")
+    async with backends.database.session() as session:
+        found = await session.scalar(
+            select(Cluster.id).where(Cluster.org_id == org_id, Cluster.name == name)
+        )
+    if found is None:
+        raise NotFound(
+            f"No cluster named {name!r} in this organization",
+            code="cluster_not_found",
+            extra={"cluster": name},
+        )
+    return str(found)

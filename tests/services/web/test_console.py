@@ -63,6 +63,22 @@ async def test_the_shell_has_landmarks_switchers_and_breadcrumbs(client, make_us
     assert "Sign out" in page and 'hx-headers=\'{"X-CSRF-Token"' in page
 
 
+async def test_a_cluster_registered_after_a_page_was_served_is_in_the_next_pages_switcher(
+    client, make_user, register_cluster, nats_server
+) -> None:
+    # The top bar's lists are reused for a few seconds, but not past a write of this process.
+    def switcher(page: str) -> str:
+        menu = page.split('<span class="switcher-label">Cluster</span>', 1)[1]
+        return menu.split("</details>")[0]
+
+    await _sign_in(client, make_user)
+    first = (await client.get("/orgs/acme/clusters", headers=HTML)).text
+    assert "/orgs/acme/clusters/second" not in switcher(first)
+    await register_cluster(nats_server, "second")
+    again = (await client.get("/orgs/acme/clusters", headers=HTML)).text
+    assert 'href="/orgs/acme/clusters/second"' in switcher(again)
+
+
 async def test_another_organizations_dashboard_is_not_found(client, make_user) -> None:
     await make_user("someone@example.com", org_slug="globex", role="owner")
     await _sign_in(client, make_user)
