@@ -271,6 +271,8 @@ class NotifySettings(_Section):
     max_attempts: int = Field(default=7, ge=1, le=20)
     # A delivery still "sending" this long after its claim was lost with its worker.
     stale_after_seconds: int = Field(default=120, ge=10)
+    # Seconds between the scheduler's sweeps of the outbox (stale claims, lost messages).
+    sweep_interval: int = Field(default=15, ge=1)
     # Transient failures in a row that open a channel's circuit, and for how long.
     breaker_failures: int = Field(default=5, ge=1)
     breaker_seconds: int = Field(default=300, ge=1)

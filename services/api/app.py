@@ -26,7 +26,11 @@ from services.api.auth_routes import AuthController
 from services.api.clusters import ClusterController
 from services.api.consumers import ConsumerController
 from services.api.errors import exception_handlers
-from services.api.members import InvitationController, MemberController
+from services.api.members import (
+    InvitationController,
+    MemberController,
+    PendingInvitationController,
+)
 from services.api.messages import MessageController
 from services.api.metrics import MetricsController
 from services.api.notification_channels import NotificationChannelController
@@ -38,6 +42,7 @@ API_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
     OrgController,
     MemberController,
+    PendingInvitationController,
     InvitationController,
     ApiKeyController,
     AuditEventController,

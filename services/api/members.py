@@ -1,4 +1,5 @@
-"""/api/v1/orgs/{org}/members and /api/v1/invitations/{token}/accept."""
+"""/api/v1/orgs/{org}/members, /api/v1/orgs/{org}/invitations (pending ones: list, revoke)
+and /api/v1/invitations/{token}/accept."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from shared.accounts.schemas import (
     InviteIn,
     MemberOut,
     Page,
+    PendingInvitationOut,
     RoleIn,
 )
 from shared.backends import Backends
@@ -67,6 +69,34 @@ class MemberController(Controller):
         backends: NamedDependency[Backends],
     ) -> None:
         await members.remove_member(backends, org_context, user_id)
+
+
+class PendingInvitationController(Controller):
+    """The invitations not accepted yet (an addition to API.md's contract: new paths only)."""
+
+    path = "/orgs/{org:str}/invitations"
+    tags = ["members"]
+
+    @get("/", opt=access(Access.ADMIN))
+    async def list_invitations(
+        self,
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> Page[PendingInvitationOut]:
+        """Pending invitations (not accepted, not expired), newest first; never their token."""
+        return await members.list_invitations(backends, org_context, offset, limit)
+
+    @delete("/{invitation_id:uuid}", opt=access(Access.ADMIN, audit="invitation.revoke"))
+    async def revoke_invitation(
+        self,
+        invitation_id: FromPath[uuid.UUID],
+        org_context: NamedDependency[OrgContext],
+        backends: NamedDependency[Backends],
+    ) -> None:
+        """Its link stops working at once; 404 when it was accepted, expired or revoked."""
+        await members.revoke_invitation(backends, org_context, invitation_id)
 
 
 class InvitationController(Controller):

@@ -63,6 +63,7 @@ class NatsDeployment:
     cluster_name: str = "jetdeck"
     max_memory: str = "1G"
     max_file: str = "10G"
+    max_payload: str | None = None  # nats-server's default (1MB) unless set, e.g. "4MB"
 
     @classmethod
     def plan(
@@ -103,6 +104,8 @@ class NatsDeployment:
                 f"jetstream {{ store_dir: {_q(str(node.store_dir))},"
                 f" max_memory_store: {self.max_memory}, max_file_store: {self.max_file} }}"
             )
+        if self.max_payload:
+            lines.append(f"max_payload: {self.max_payload}")
         lines += [
             "accounts {",
             f"  SYS {{ users: [ {_user(SYSTEM_USER, self.system_password)} ] }}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -17,7 +18,17 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, render, see_other, url_with
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    page_number,
+    read_form,
+    render,
+    see_other,
+    submit_form,
+    url_with,
+)
 from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
 from shared.alerts import rules, services
@@ -37,17 +48,10 @@ SEVERITIES = ("info", "warning", "critical")
 DURATIONS = (("1h", 3600), ("4h", 4 * 3600), ("1 day", 86400), ("1 week", 7 * 86400))
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1
-
-
 # ---- alerts --------------------------------------------------------------------------------
 
 
-@get("/orgs/{org:str}/alerts", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts", opt=access(Access.VIEWER))
 async def alerts_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -61,7 +65,7 @@ async def alerts_page(
     if state not in STATES:
         state = "firing"
     severity = q.get("severity") if q.get("severity") in SEVERITIES else None
-    page_no = _page_number(q.get("page"))
+    page_no = page_number(request)
     rule_list = await rules.list_rules(backends, org_context, limit=500)
     rule_id = q.get("rule") if q.get("rule") in {str(r.id) for r in rule_list.items} else None
     listing = await services.list_alerts(
@@ -133,7 +137,7 @@ async def _alert_view(
     )
 
 
-@get("/orgs/{org:str}/alerts/{alert_id:str}", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/{alert_id:str}", opt=access(Access.VIEWER))
 async def alert_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -168,7 +172,6 @@ def _range_around(detail: Any) -> dict[str, str]:
 @post(
     "/orgs/{org:str}/alerts/{alert_id:str}/acknowledge",
     opt=access(Access.EDITOR, audit="alert.acknowledge"),
-    include_in_schema=False,
 )
 async def acknowledge(
     request: Request[Any, Any, Any],
@@ -178,13 +181,13 @@ async def acknowledge(
 ) -> Response[Any] | Template:
     form = await request.form()
     comment = (form.get("comment") or "").strip() or None
-    try:
-        await services.acknowledge_alert(backends, org_context, alert_id, comment)
-    except (Invalid, Conflict) as exc:
-        return await _alert_view(
-            request, backends, org_context, alert_id, errors=form_errors(exc), status_code=422
-        )
-    return see_other(request, org_url(org_context.slug, "alerts", alert_id))
+    return await submit_form(
+        request,
+        lambda: services.acknowledge_alert(backends, org_context, alert_id, comment),
+        again=partial(_alert_view, request, backends, org_context, alert_id),
+        done=org_url(org_context.slug, "alerts", alert_id),
+        catch=(Invalid, Conflict),
+    )
 
 
 # ---- silences ------------------------------------------------------------------------------
@@ -244,7 +247,7 @@ async def _silences_view(
     )
 
 
-@get("/orgs/{org:str}/alerts/silences", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/silences", opt=access(Access.VIEWER))
 async def silences_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -289,32 +292,25 @@ def _silence_in(form: dict[str, str]) -> SilenceIn:
     return SilenceIn(matchers=parsed, ends_at=ends, comment=comment)
 
 
-@post(
-    "/orgs/{org:str}/alerts/silences",
-    opt=access(Access.EDITOR, audit="silence.create"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/alerts/silences", opt=access(Access.EDITOR, audit="silence.create"))
 async def create_silence(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    try:
-        await services.create_silence(backends, org_context, _silence_in(form))
-    except (Invalid, Conflict) as exc:
-        return await _silences_view(
-            request, backends, org_context, values=form, errors=form_errors(exc), status_code=422
-        )
-    if form.get("from_alert"):
-        return see_other(request, org_url(org_context.slug, "alerts", form["from_alert"]))
-    return see_other(request, org_url(org_context.slug, "alerts", "silences"))
+    form = await read_form(request)
+    return await submit_form(
+        request,
+        lambda: services.create_silence(backends, org_context, _silence_in(form)),
+        again=partial(_silences_view, request, backends, org_context, values=form),
+        done=org_url(org_context.slug, "alerts", form.get("from_alert") or "silences"),
+        catch=(Invalid, Conflict),
+    )
 
 
 @post(
     "/orgs/{org:str}/alerts/silences/{silence_id:str}/end",
     opt=access(Access.EDITOR, audit="silence.end"),
-    include_in_schema=False,
 )
 async def end_silence(
     request: Request[Any, Any, Any],
@@ -329,7 +325,7 @@ async def end_silence(
 # ---- rules ---------------------------------------------------------------------------------
 
 
-@get("/orgs/{org:str}/alerts/rules", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/rules", opt=access(Access.VIEWER))
 async def rules_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -499,7 +495,7 @@ async def _channel_choices(backends: Backends, ctx: OrgContext) -> list[tuple[st
         return [(str(i), n, k) for i, n, k in rows]
 
 
-@get("/orgs/{org:str}/alerts/rules/new", opt=access(Access.EDITOR), include_in_schema=False)
+@get("/orgs/{org:str}/alerts/rules/new", opt=access(Access.EDITOR))
 async def new_rule_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -508,9 +504,7 @@ async def new_rule_page(
     return await _rule_form(request, backends, org_context, rule_id=None, values=_rule_values(None))
 
 
-@get(
-    "/orgs/{org:str}/alerts/rules/{rule_id:str}", opt=access(Access.VIEWER), include_in_schema=False
-)
+@get("/orgs/{org:str}/alerts/rules/{rule_id:str}", opt=access(Access.VIEWER))
 async def rule_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -531,30 +525,23 @@ async def _save_rule(
     rule_id: str | None,
 ) -> Response[Any] | Template:
     values = _form_values(await request.form())
-    try:
+
+    async def save() -> Any:
         data = _rule_in(values)
         if rule_id is None:
-            await rules.create_rule(backends, org_context, data)
-        else:
-            await rules.update_rule(backends, org_context, rule_id, data)
-    except (Invalid, Conflict) as exc:
-        return await _rule_form(
-            request,
-            backends,
-            org_context,
-            rule_id=rule_id,
-            values=values,
-            errors=form_errors(exc),
-            status_code=422,
-        )
-    return see_other(request, org_url(org_context.slug, "alerts", "rules"))
+            return await rules.create_rule(backends, org_context, data)
+        return await rules.update_rule(backends, org_context, rule_id, data)
+
+    return await submit_form(
+        request,
+        save,
+        again=partial(_rule_form, request, backends, org_context, rule_id=rule_id, values=values),
+        done=org_url(org_context.slug, "alerts", "rules"),
+        catch=(Invalid, Conflict),
+    )
 
 
-@post(
-    "/orgs/{org:str}/alerts/rules",
-    opt=access(Access.EDITOR, audit="alert_rule.create"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/alerts/rules", opt=access(Access.EDITOR, audit="alert_rule.create"))
 async def create_rule(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -566,7 +553,6 @@ async def create_rule(
 @post(
     "/orgs/{org:str}/alerts/rules/{rule_id:str}",
     opt=access(Access.EDITOR, audit="alert_rule.update"),
-    include_in_schema=False,
 )
 async def update_rule(
     request: Request[Any, Any, Any],
@@ -580,7 +566,6 @@ async def update_rule(
 @post(
     "/orgs/{org:str}/alerts/rules/{rule_id:str}/delete",
     opt=access(Access.EDITOR, audit="alert_rule.delete"),
-    include_in_schema=False,
 )
 async def delete_rule(
     request: Request[Any, Any, Any],
@@ -607,7 +592,6 @@ async def delete_rule(
 @post(
     "/orgs/{org:str}/alerts/rules/preview",
     opt=access(Access.EDITOR, audit_exempt="reads the clusters live; stores and sends nothing"),
-    include_in_schema=False,
 )
 async def preview_rule(
     request: Request[Any, Any, Any],
@@ -617,18 +601,11 @@ async def preview_rule(
     """What the rule in the editor would match now (unsaved; nothing stored, nothing sent)."""
     values = _form_values(await request.form())
     rule_id = values.get("rule_id") or None
+    again = partial(_rule_form, request, backends, org_context, rule_id=rule_id, values=values)
     try:
         data = _rule_in(values)
     except (Invalid, Conflict) as exc:
-        return await _rule_form(
-            request,
-            backends,
-            org_context,
-            rule_id=rule_id,
-            values=values,
-            errors=form_errors(exc),
-            status_code=422,
-        )
+        return await again(errors=form_errors(exc), status_code=422)
     draft = AlertRule(
         org_id=org_context.org_id,
         name=data.name,
@@ -663,9 +640,7 @@ async def preview_rule(
             ).all()
         }
     found = await rules.preview(backends, draft, clusters, previous)
-    return await _rule_form(
-        request, backends, org_context, rule_id=rule_id, values=values, preview=found
-    )
+    return await again(preview=found)
 
 
 ALERT_HANDLERS = [

@@ -47,7 +47,7 @@ async def _status_page(request: Request[Any, Any, Any], backends: Backends) -> T
     )
 
 
-@get("/", opt=access(Access.PUBLIC), include_in_schema=False)
+@get("/", opt=access(Access.PUBLIC))
 async def home(
     request: Request[Any, Any, Any], backends: NamedDependency[Backends]
 ) -> Response[Any]:
@@ -61,13 +61,13 @@ async def home(
     return await _status_page(request, backends)
 
 
-@get("/status", opt=access(Access.PUBLIC), include_in_schema=False)
+@get("/status", opt=access(Access.PUBLIC))
 async def status(request: Request[Any, Any, Any], backends: NamedDependency[Backends]) -> Template:
     """The backing services and the worker's heartbeat, for anyone (like /readyz)."""
     return await _status_page(request, backends)
 
 
-@get("/account", opt=access(Access.AUTHENTICATED, users_only=True), include_in_schema=False)
+@get("/account", opt=access(Access.AUTHENTICATED, users_only=True))
 async def account(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
@@ -98,12 +98,14 @@ WEB_HANDLERS = [
 
 def web_router() -> Router:
     # The web app's routes accept the session cookie (with CSRF on mutations) besides a
-    # bearer token, and answer a browser's errors with pages.
+    # bearer token, and answer a browser's errors with pages; they are not part of the API's
+    # OpenAPI schema.
     return Router(
         path="/",
         route_handlers=[*WEB_HANDLERS, static_router()],
         opt={COOKIE_AUTH: True},
         exception_handlers=exception_handlers,
+        include_in_schema=False,
     )
 
 

@@ -6,6 +6,8 @@ services/web/console.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -14,7 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, render, see_other
+from services.web.console import Crumb, org_url, read_form, render, see_other, submit_form
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.errors import Conflict, Invalid
@@ -47,6 +49,13 @@ RECENT_DELIVERIES = 20
 
 def _kind(value: str | None) -> str:
     return value if value in FIELDS else "webhook"
+
+
+def _name(form: dict[str, str]) -> str:
+    name = (form.get("name") or "").strip()
+    if not name:
+        raise Invalid("name: a channel needs a name", extra={"field": "name"})
+    return name
 
 
 def _config(kind: str, form: dict[str, str]) -> dict[str, Any]:
@@ -93,7 +102,7 @@ async def _list_view(
     )
 
 
-@get("/orgs/{org:str}/settings/channels", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/channels", opt=access(Access.ADMIN))
 async def channels_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -108,13 +117,18 @@ async def _channel_form(
     org_context: OrgContext,
     *,
     channel: ChannelOut | None,
-    kind: str,
-    values: dict[str, str],
+    kind: str | None = None,
+    values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     signing_secret: str | None = None,
     test: TestResult | None = None,
     status_code: int = 200,
 ) -> Template:
+    """The new-channel form (`kind`), or a channel's page; `values`: what the user typed
+    (else the channel's own)."""
+    kind = kind or (channel.kind if channel else "webhook")
+    if values is None:
+        values = _values_of(channel) if channel else {}
     deliveries = (
         (
             await channels.list_deliveries(
@@ -158,7 +172,7 @@ def _values_of(channel: ChannelOut) -> dict[str, str]:
     return values
 
 
-@get("/orgs/{org:str}/settings/channels/new", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/channels/new", opt=access(Access.ADMIN))
 async def new_channel_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -166,13 +180,12 @@ async def new_channel_page(
 ) -> Template:
     """`?kind=webhook|slack|email|pagerduty|telegram` picks the form."""
     kind = _kind(request.query_params.get("kind"))
-    return await _channel_form(request, backends, org_context, channel=None, kind=kind, values={})
+    return await _channel_form(request, backends, org_context, channel=None, kind=kind)
 
 
 @post(
     "/orgs/{org:str}/settings/channels",
     opt=access(Access.ADMIN, audit="notification_channel.create"),
-    include_in_schema=False,
 )
 async def create_channel(
     request: Request[Any, Any, Any],
@@ -180,46 +193,32 @@ async def create_channel(
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
     """A webhook channel's signing secret is shown once, on the page this answers with."""
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await read_form(request)
     kind = _kind(form.get("kind"))
-    try:
-        name = (form.get("name") or "").strip()
-        if not name:
-            raise Invalid("name: a channel needs a name", extra={"field": "name"})
-        made = await channels.create_channel(
-            backends,
-            org_context,
-            ChannelIn(name=name, kind=kind, config=_config(kind, form), enabled=True),  # type: ignore[arg-type]
+
+    def done(made: ChannelOut) -> str | Awaitable[Template]:
+        if made.signing_secret is None:
+            return org_url(org_context.slug, "settings", "channels", str(made.id))
+        return _channel_form(
+            request, backends, org_context, channel=made, signing_secret=made.signing_secret
         )
-    except (Invalid, Conflict) as exc:
-        return await _channel_form(
-            request,
-            backends,
-            org_context,
-            channel=None,
-            kind=kind,
-            values=form,
-            errors=form_errors(exc),
-            status_code=422,
-        )
-    if made.signing_secret is None:
-        return see_other(request, org_url(org_context.slug, "settings", "channels", str(made.id)))
-    return await _channel_form(
+
+    return await submit_form(
         request,
-        backends,
-        org_context,
-        channel=made,
-        kind=kind,
-        values=_values_of(made),
-        signing_secret=made.signing_secret,
+        lambda: channels.create_channel(
+            backends,
+            org_context,
+            ChannelIn(name=_name(form), kind=kind, config=_config(kind, form), enabled=True),  # type: ignore[arg-type]
+        ),
+        again=partial(
+            _channel_form, request, backends, org_context, channel=None, kind=kind, values=form
+        ),
+        done=done,
+        catch=(Invalid, Conflict),
     )
 
 
-@get(
-    "/orgs/{org:str}/settings/channels/{channel_id:str}",
-    opt=access(Access.ADMIN),
-    include_in_schema=False,
-)
+@get("/orgs/{org:str}/settings/channels/{channel_id:str}", opt=access(Access.ADMIN))
 async def channel_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -227,20 +226,12 @@ async def channel_page(
     channel_id: FromPath[str],
 ) -> Template:
     channel = await channels.get_channel(backends, org_context, channel_id)
-    return await _channel_form(
-        request,
-        backends,
-        org_context,
-        channel=channel,
-        kind=channel.kind,
-        values=_values_of(channel),
-    )
+    return await _channel_form(request, backends, org_context, channel=channel)
 
 
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}",
     opt=access(Access.ADMIN, audit="notification_channel.update"),
-    include_in_schema=False,
 )
 async def update_channel(
     request: Request[Any, Any, Any],
@@ -251,34 +242,25 @@ async def update_channel(
     """The edit form (name, settings; an empty secret keeps the stored one) or, with
     `enabled=true|false` alone, the enable/disable button."""
     channel = await channels.get_channel(backends, org_context, channel_id)
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    try:
+    form = await read_form(request)
+
+    def patch() -> ChannelPatch:
         if "enabled" in form and "name" not in form:
-            patch = ChannelPatch(enabled=form["enabled"] == "true")
-        else:
-            name = (form.get("name") or "").strip()
-            if not name:
-                raise Invalid("name: a channel needs a name", extra={"field": "name"})
-            patch = ChannelPatch(name=name, config=_config(channel.kind, form))
-        await channels.update_channel(backends, org_context, channel_id, patch)
-    except (Invalid, Conflict) as exc:
-        return await _channel_form(
-            request,
-            backends,
-            org_context,
-            channel=channel,
-            kind=channel.kind,
-            values=form,
-            errors=form_errors(exc),
-            status_code=422,
-        )
-    return see_other(request, org_url(org_context.slug, "settings", "channels", channel_id))
+            return ChannelPatch(enabled=form["enabled"] == "true")
+        return ChannelPatch(name=_name(form), config=_config(channel.kind, form))
+
+    return await submit_form(
+        request,
+        lambda: channels.update_channel(backends, org_context, channel_id, patch()),
+        again=partial(_channel_form, request, backends, org_context, channel=channel, values=form),
+        done=org_url(org_context.slug, "settings", "channels", channel_id),
+        catch=(Invalid, Conflict),
+    )
 
 
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}/test",
     opt=access(Access.ADMIN, audit="notification_channel.test"),
-    include_in_schema=False,
 )
 async def test_channel(
     request: Request[Any, Any, Any],
@@ -289,21 +271,12 @@ async def test_channel(
     """Sends a test message now and shows the answer (ok, status, error)."""
     result = await channels.send_test(backends, org_context, channel_id)
     channel = await channels.get_channel(backends, org_context, channel_id)
-    return await _channel_form(
-        request,
-        backends,
-        org_context,
-        channel=channel,
-        kind=channel.kind,
-        values=_values_of(channel),
-        test=result,
-    )
+    return await _channel_form(request, backends, org_context, channel=channel, test=result)
 
 
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}/rotate",
     opt=access(Access.ADMIN, audit="notification_channel.rotate_secret"),
-    include_in_schema=False,
 )
 async def rotate_secret(
     request: Request[Any, Any, Any],
@@ -314,20 +287,13 @@ async def rotate_secret(
     """A new signing secret, shown once (receivers need it before the next delivery)."""
     channel = await channels.rotate_secret(backends, org_context, channel_id)
     return await _channel_form(
-        request,
-        backends,
-        org_context,
-        channel=channel,
-        kind=channel.kind,
-        values=_values_of(channel),
-        signing_secret=channel.signing_secret,
+        request, backends, org_context, channel=channel, signing_secret=channel.signing_secret
     )
 
 
 @post(
     "/orgs/{org:str}/settings/channels/{channel_id:str}/delete",
     opt=access(Access.ADMIN, audit="notification_channel.delete"),
-    include_in_schema=False,
 )
 async def delete_channel(
     request: Request[Any, Any, Any],
@@ -343,8 +309,6 @@ async def delete_channel(
             backends,
             org_context,
             channel=channel,
-            kind=channel.kind,
-            values=_values_of(channel),
             errors={"confirm": "Type the channel's name to delete it."},
             status_code=422,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -24,7 +25,15 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from services.access import Access, access
-from services.web.console import Crumb, form_errors, org_url, render, see_other
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    render,
+    require_typed_name,
+    see_other,
+    submit_form,
+)
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters import services as clusters
@@ -258,7 +267,7 @@ async def _form_page(
     )
 
 
-@get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER))
 async def clusters_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -281,7 +290,7 @@ async def clusters_page(
     )
 
 
-@get("/orgs/{org:str}/clusters/new", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/clusters/new", opt=access(Access.ADMIN))
 async def register_form(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -290,65 +299,46 @@ async def register_form(
     return await _form_page(request, backends, org_context, current=None)
 
 
-@post(
-    "/orgs/{org:str}/clusters/new",
-    opt=access(Access.ADMIN, audit="cluster.create"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/clusters/new", opt=access(Access.ADMIN, audit="cluster.create"))
 async def register(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
     form = await ClusterForm.read(request)
-    try:
-        data = form.cluster_in()
-        await clusters.register_cluster(backends, org_context, data)
-    except JetDeckError as exc:
-        return await _form_page(
-            request,
-            backends,
-            org_context,
-            current=None,
-            values=form.echo(),
-            errors=_errors(exc),
-            status_code=422,
-        )
-    return see_other(request, org_url(org_context.slug, "clusters", data.name))
+    return await submit_form(
+        request,
+        lambda: clusters.register_cluster(backends, org_context, form.cluster_in()),
+        again=partial(_form_page, request, backends, org_context, current=None, values=form.echo()),
+        done=lambda out: org_url(org_context.slug, "clusters", out.name),
+        errors=_errors,
+    )
 
 
 @post(
     "/orgs/{org:str}/clusters/new/test",
     status_code=200,
     opt=access(Access.ADMIN, audit_exempt=TEST_EXEMPT),
-    include_in_schema=False,
 )
 async def register_test(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
-) -> Template:
+) -> Response[Any] | Template:
     """The register form's "Test connection": the configuration typed, not saved. htmx gets
     the `connection_test` block alone; without JavaScript the form comes back with it."""
     form = await ClusterForm.read(request)
-    try:
-        result = await clusters.test_candidate(backends, org_context, form.cluster_in())
-    except JetDeckError as exc:
-        return await _form_page(
-            request,
-            backends,
-            org_context,
-            current=None,
-            values=form.echo(),
-            errors=_errors(exc),
-            status_code=422,
-        )
-    return await _form_page(
-        request, backends, org_context, current=None, values=form.echo(), result=result
+    again = partial(_form_page, request, backends, org_context, current=None, values=form.echo())
+    return await submit_form(
+        request,
+        lambda: clusters.test_candidate(backends, org_context, form.cluster_in()),
+        again=again,
+        done=lambda result: again(result=result),
+        errors=_errors,
     )
 
 
-@get("/orgs/{org:str}/clusters/import", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/clusters/import", opt=access(Access.ADMIN))
 async def import_form(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -381,11 +371,7 @@ async def _import_page(
     )
 
 
-@post(
-    "/orgs/{org:str}/clusters/import",
-    opt=access(Access.ADMIN, audit="cluster.import"),
-    include_in_schema=False,
-)
+@post("/orgs/{org:str}/clusters/import", opt=access(Access.ADMIN, audit="cluster.import"))
 async def import_context(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -399,7 +385,8 @@ async def import_context(
         for k, v in form.multi_items()
         if not isinstance(v, UploadFile) and k != "csrf_token"
     }
-    try:
+
+    async def imported() -> ClusterOut:
         text = values.get("context", "").strip()
         upload = form.get("context_file")
         if isinstance(upload, UploadFile) and upload.filename:
@@ -431,27 +418,32 @@ async def import_context(
             },
             ContextImport,
         )
-        out = await clusters.import_context(backends, org_context, data)
-    except JetDeckError as exc:
-        errors = form_errors(exc)
-        if "context_field" in exc.extra or exc.code == "context_file_missing":
-            errors = {
-                f"file_{exc.extra.get('context_field') or exc.extra.get('field')}": exc.detail
-            }
-        return await _import_page(
-            request, backends, org_context, values=values, errors=errors, status_code=422
-        )
-    return see_other(request, org_url(org_context.slug, "clusters", out.name))
+        return await clusters.import_context(backends, org_context, data)
+
+    return await submit_form(
+        request,
+        imported,
+        again=partial(_import_page, request, backends, org_context, values=values),
+        done=lambda out: org_url(org_context.slug, "clusters", out.name),
+        errors=_import_errors,
+    )
 
 
-@get("/orgs/{org:str}/clusters/{cluster:str}", opt=access(Access.VIEWER), include_in_schema=False)
+def _import_errors(exc: JetDeckError) -> dict[str, str]:
+    """An error about a file the context names shows beside that file's upload."""
+    if "context_field" in exc.extra or exc.code == "context_file_missing":
+        return {f"file_{exc.extra.get('context_field') or exc.extra.get('field')}": exc.detail}
+    return form_errors(exc)
+
+
+@get("/orgs/{org:str}/clusters/{cluster:str}", opt=access(Access.VIEWER))
 async def cluster_page(
     request: Request[Any, Any, Any],
     cluster: FromPath[str],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Template:
-    """Servers (name, version, memory, connections…), the meta leader and its peers, and the
+    """Servers (name, version, RTT, memory, connections…), the meta leader and its peers, and the
     account's JetStream usage against its limits (the overview service: `$SYS` when system
     credentials are set). An unreachable cluster shows why. `cluster_live` refreshes itself;
     the block `cluster_charts` is where the cluster's charts go."""
@@ -477,9 +469,7 @@ async def cluster_page(
     )
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/edit", opt=access(Access.ADMIN), include_in_schema=False
-)
+@get("/orgs/{org:str}/clusters/{cluster:str}/edit", opt=access(Access.ADMIN))
 async def edit_form(
     request: Request[Any, Any, Any],
     cluster: FromPath[str],
@@ -491,9 +481,7 @@ async def edit_form(
 
 
 @post(
-    "/orgs/{org:str}/clusters/{cluster:str}/edit",
-    opt=access(Access.ADMIN, audit="cluster.update"),
-    include_in_schema=False,
+    "/orgs/{org:str}/clusters/{cluster:str}/edit", opt=access(Access.ADMIN, audit="cluster.update")
 )
 async def edit(
     request: Request[Any, Any, Any],
@@ -503,62 +491,49 @@ async def edit(
 ) -> Response[Any] | Template:
     current = await clusters.get_cluster(backends, org_context, cluster)
     form = await ClusterForm.read(request)
-    try:
-        out = await clusters.update_cluster(
+    return await submit_form(
+        request,
+        lambda: clusters.update_cluster(
             backends, org_context, cluster, form.cluster_patch(current)
-        )
-    except JetDeckError as exc:
-        return await _form_page(
-            request,
-            backends,
-            org_context,
-            current=current,
-            values=form.echo(),
-            errors=_errors(exc),
-            status_code=422,
-        )
-    return see_other(request, org_url(org_context.slug, "clusters", out.name))
+        ),
+        again=partial(
+            _form_page, request, backends, org_context, current=current, values=form.echo()
+        ),
+        done=lambda out: org_url(org_context.slug, "clusters", out.name),
+        errors=_errors,
+    )
 
 
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/edit/test",
     status_code=200,
     opt=access(Access.ADMIN, audit_exempt=TEST_EXEMPT),
-    include_in_schema=False,
 )
 async def edit_test(
     request: Request[Any, Any, Any],
     cluster: FromPath[str],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
-) -> Template:
+) -> Response[Any] | Template:
     """The edit form's "Test connection": the change typed, with the stored secrets for
     those left empty, not saved."""
     current = await clusters.get_cluster(backends, org_context, cluster)
     form = await ClusterForm.read(request)
-    try:
-        result = await clusters.test_candidate(
+    again = partial(_form_page, request, backends, org_context, current=current, values=form.echo())
+    return await submit_form(
+        request,
+        lambda: clusters.test_candidate(
             backends, org_context, form.cluster_patch(current), based_on=cluster
-        )
-    except JetDeckError as exc:
-        return await _form_page(
-            request,
-            backends,
-            org_context,
-            current=current,
-            values=form.echo(),
-            errors=_errors(exc),
-            status_code=422,
-        )
-    return await _form_page(
-        request, backends, org_context, current=current, values=form.echo(), result=result
+        ),
+        again=again,
+        done=lambda result: again(result=result),
+        errors=_errors,
     )
 
 
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/collection",
     opt=access(Access.ADMIN, audit="cluster.update"),
-    include_in_schema=False,
 )
 async def set_collection(
     request: Request[Any, Any, Any],
@@ -578,7 +553,6 @@ async def set_collection(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/delete",
     opt=access(Access.ADMIN, audit="cluster.delete"),
-    include_in_schema=False,
 )
 async def delete(
     request: Request[Any, Any, Any],
@@ -587,13 +561,8 @@ async def delete(
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any]:
     """Deleted only when `confirm` is the cluster's name (typed by the user)."""
-    form = await request.form()
-    if form.get("confirm") != cluster:
-        raise Invalid(
-            f"Type the cluster's name ({cluster}) to delete it.",
-            code="confirmation_mismatch",
-            extra={"field": "confirm"},
-        )
+    message = f"Type the cluster's name ({cluster}) to delete it."
+    await require_typed_name(request, cluster, message, field="confirm")
     await clusters.delete_cluster(backends, org_context, cluster)
     return see_other(request, org_url(org_context.slug, "clusters"))
 

@@ -23,9 +23,10 @@ pasted in Slack opens the same view):
 
 Routes. A console route lives in a module of `services/web/` and is listed in `WEB_HANDLERS`
 (`services/web/app.py`), which `web_router()` mounts with cookie auth, CSRF on mutations and
-error pages. It declares its access like an API route and takes the same dependencies:
+error pages, out of the OpenAPI schema. It declares its access like an API route and takes
+the same dependencies:
 
-    @get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER), include_in_schema=False)
+    @get("/orgs/{org:str}/clusters", opt=access(Access.VIEWER))
     async def clusters_page(
         request: Request[Any, Any, Any],
         backends: NamedDependency[Backends],
@@ -70,14 +71,18 @@ the audit middleware keys on that option for web routes exactly as for API route
 service's `record_change` lands on the same trail. Every form carries
 `{{ csrf_field() }}` (htmx requests send the token as a header from `hx-headers` on <body>).
 On a domain error re-render the form with what the user typed and `errors=form_errors(exc,
-fields)`: `{field: message}`, where a NATS refusal shows NATS' own description (`extra`)
-beside the field it concerns (`extra["field"]` when the service names it, else the
-`nats_fields` mapping of NATS error codes to fields given by the page), and anything else goes
-under `"__all__"`. Answer such a re-render with status 422 (htmx swaps a 422 like a 200, see
-base.html's htmx-config; other 4xx/5xx are not swapped). On success `return see_other(request,
-url)`: a 303, or `HX-Redirect` for htmx.
+nats_fields, codes)`: `{field: message}`, each message beside the field it concerns
+(`extra["field"]` when the service names it, else the field `codes` gives for the error's
+code, else for a NATS refusal, shown with NATS' own description from `extra`, the field the
+page's `nats_fields` maps its NATS error code to), anything else under `"__all__"`. Answer
+such a re-render with status 422 (htmx swaps a 422 like a 200, see base.html's htmx-config;
+other 4xx/5xx are not swapped). On success `return see_other(request, url)`: a 303, or
+`HX-Redirect` for htmx. `submit_form(request, action, again=, done=)` does all of this for a
+form that calls a service and then re-renders or redirects; `read_form(request)` gives the
+posted fields as text.
 
-Search: a page's search box is `<input type="search" data-search …>`; `/` focuses it.
+Search: a page's search box is `<input type="search" data-search …>` (`ui.search_form` over a
+listed table); `/` focuses it.
 
 Live numbers: a block refreshes itself in place with
 `hx-get="{{ url_with() }}" hx-target="this" hx-swap="outerHTML" hx-trigger="{{ LIVE_TRIGGER }}"`:
@@ -88,20 +93,26 @@ context %}` at its top AND again as the first line of each fragment block (a blo
 alone does not run the template's top level; `with context` lets them use `url_with`):
 `ui.sort_header(label, key, sort, target)`, `ui.pager(page, pages, target)`,
 `ui.usage_bar(value, limit, unit, label)`, `ui.empty_state(title, text, link, label)`,
-`ui.field(name, label, value, errors, type, help, required)`, `ui.form_error(errors)`,
-`ui.confirm_delete(id, action, name, what)` (typed-name confirmation), `ui.page_link(route,
-url, label)` (a link once the route exists, else the label), `ui.when(moment)`
-(relative time with the exact one on hover); filters (services/web/formatting.py) `reltime`
-(`3m 20s ago`), `bytes` (`1.2 MiB`), `number` (`12,345`), `duration` (`2h 5m`), `percent`.
+`ui.field(name, label, value, errors, type, help, required)`, `ui.select(name, label,
+options, value, errors, help)`, `ui.form_error(errors)`, `{% call ui.shown_once(id, value,
+label) %}what it is{% endcall %}` (a key, link or secret this answer alone shows, to copy),
+`ui.post_button(action, label, what, button_class, fields, target)` (a one-button form:
+Revoke, Enable…), `ui.confirm_delete(id, action, name, what)` (typed-name confirmation),
+`ui.page_link(route, url, label)` (a link once the route exists, else the label),
+`ui.when(moment)` (relative time with the exact one on hover), `{% call(d)
+ui.deliveries(rows, heads) %}<td>…{% endcall %}` (notification deliveries with the
+caller's columns); filters (services/web/formatting.py) `reltime` (`3m 20s ago`), `bytes`
+(`1.2 MiB`), `number` (`12,345`), `duration` (`2h 5m`), `percent`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
@@ -116,8 +127,10 @@ from shared.accounts.principals import OrgContext, Principal
 from shared.accounts.roles import Role
 from shared.backends import Backends
 from shared.clusters.models import Cluster
-from shared.errors import JetDeckError
+from shared.db import writes
+from shared.errors import Invalid, JetDeckError
 
+T = TypeVar("T")
 VARY = {"Vary": "HX-Request, HX-Target"}
 # Poll while the tab is visible; refresh at once when it becomes visible again.
 LIVE_TRIGGER = (
@@ -204,6 +217,14 @@ def page_exists(request: Request[Any, Any, Any], path: str) -> bool:
     return path in paths
 
 
+def page_number(request: Request[Any, Any, Any]) -> int:
+    """The `?page=` asked for (from 1); anything but a number is the first page."""
+    try:
+        return max(1, int(request.query_params.get("page") or 1))
+    except ValueError:
+        return 1
+
+
 def can_function(ctx: OrgContext | None) -> Callable[[str], bool]:
     def can(role: str) -> bool:
         return ctx is not None and ctx.role.at_least(Role(role))
@@ -211,11 +232,44 @@ def can_function(ctx: OrgContext | None) -> Callable[[str], bool]:
     return can
 
 
+# The top bar's lists, per (principal, organization): reused for SWITCHERS_TTL seconds while
+# this process has written nothing to the database (shared/db/writes.py), so a change made
+# here (a cluster registered, a member added) shows on the next page; one made by another
+# process shows within the TTL. Every full console page needs them: two queries otherwise.
+SWITCHERS_TTL = 5.0
+SWITCHERS_MAX = 10_000
+Choices = tuple[list[OrgChoice], list[ClusterChoice]]
+_choices: dict[tuple[Any, ...], tuple[float, int, Choices]] = {}
+
+
+def forget_switchers() -> None:
+    _choices.clear()
+
+
 async def switcher_choices(
     backends: Backends, principal: Principal, ctx: OrgContext | None
-) -> tuple[list[OrgChoice], list[ClusterChoice]]:
+) -> Choices:
     """The user's organizations and the current organization's clusters, for the top bar.
-    An API key sees its one organization."""
+    An API key sees its one organization. At most SWITCHERS_TTL seconds old, and never
+    older than this process's last database write."""
+    key: tuple[Any, ...] = (principal.kind, principal.id, principal.user_id, ctx and ctx.org_id)
+    if ctx is not None:
+        key += (ctx.slug, ctx.name, ctx.role)  # as the request resolved them
+    now, written = time.monotonic(), writes.generation()
+    cached = _choices.get(key)
+    if cached is not None and cached[0] > now and cached[1] == written:
+        orgs, clusters = cached[2]
+        return list(orgs), list(clusters)
+    found = await _query_switchers(backends, principal, ctx)
+    if len(_choices) >= SWITCHERS_MAX:
+        _choices.clear()  # crude but bounded: entries live seconds
+    _choices[key] = (now + SWITCHERS_TTL, written, found)  # the count read before querying
+    return list(found[0]), list(found[1])
+
+
+async def _query_switchers(
+    backends: Backends, principal: Principal, ctx: OrgContext | None
+) -> Choices:
     assert backends.database is not None
     async with backends.database.session() as session:
         orgs: list[OrgChoice] = []
@@ -330,6 +384,21 @@ def _csrf(backends: Backends, principal: Principal) -> str | None:
     return session_csrf_token(backends.settings, principal.login_id)
 
 
+async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The posted form, each field's value as text."""
+    form = await request.form()
+    return {str(k): str(v) for k, v in form.items()}
+
+
+async def require_typed_name(
+    request: Request[Any, Any, Any], name: str, message: str, **extra: Any
+) -> None:
+    """Deleting (or sealing) for good goes ahead only when the user typed `name` in the
+    form's `confirm` (ui.confirm_delete asks for it); otherwise a 400 saying `message`."""
+    if (await request.form()).get("confirm") != name:
+        raise Invalid(message, code="confirmation_mismatch", extra=extra)
+
+
 def see_other(request: Request[Any, Any, Any], url: str) -> Response[Any]:
     """After a successful POST: a 303 to `url`, or for htmx `HX-Redirect` (a redirect htmx
     followed itself would swap the next page into the form's target)."""
@@ -338,16 +407,44 @@ def see_other(request: Request[Any, Any, Any], url: str) -> Response[Any]:
     return Redirect(url, status_code=303, headers=NO_STORE)
 
 
-def form_errors(exc: JetDeckError, nats_fields: dict[int, str] | None = None) -> dict[str, str]:
-    """`{field: message}` for a form re-rendered after a domain error. A NATS refusal shows
-    NATS' description beside the field it concerns: the one the service names in
-    `extra["field"]`, else the one `nats_fields` maps its `nats_err_code` to; anything else
-    is the form's own error (`"__all__"`)."""
-    field = exc.extra.get("field")
+def form_errors(
+    exc: JetDeckError,
+    nats_fields: dict[int, str] | None = None,
+    codes: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """`{field: message}` for a form re-rendered after a domain error, the message beside
+    the field it concerns: the one the service names in `extra["field"]`, else the one
+    `codes` maps the error's code to (`{"already_member": "email"}`), else for a NATS
+    refusal (shown with NATS' description) the one `nats_fields` maps its `nats_err_code`
+    to; anything else is the form's own error (`"__all__"`)."""
+    field = exc.extra.get("field") or (codes or {}).get(exc.code)
     if not field and nats_fields and "nats_err_code" in exc.extra:
         field = nats_fields.get(int(exc.extra["nats_err_code"]))
     message = str(exc.extra.get("description") or exc.detail)
     return {str(field) if field else "__all__": message}
+
+
+async def submit_form(
+    request: Request[Any, Any, Any],
+    action: Callable[[], Awaitable[T]],
+    *,
+    again: Callable[..., Awaitable[Template]],
+    done: str | Callable[[T], str | Awaitable[Template]],
+    errors: Callable[[JetDeckError], dict[str, str]] = form_errors,
+    catch: type[JetDeckError] | tuple[type[JetDeckError], ...] = JetDeckError,
+) -> Response[Any] | Template:
+    """A form's POST as the Forms convention has it. `action()` reads what was typed and
+    calls the service; a domain error (`catch`) re-renders the form with
+    `again(errors=errors(exc), status_code=422)` (`again` carries what the user typed, e.g. a
+    `functools.partial` of the page's render); on success `see_other()` to `done`: a URL, or
+    a function of what `action` returned that gives the URL or, for a page that shows
+    something once, the page itself."""
+    try:
+        result = await action()
+    except catch as exc:
+        return await again(errors=errors(exc), status_code=422)
+    answer = done if isinstance(done, str) else done(result)
+    return see_other(request, answer) if isinstance(answer, str) else await answer
 
 
 def org_url(slug: str, *parts: str) -> str:
@@ -360,11 +457,16 @@ __all__ = [
     "ClusterChoice",
     "Crumb",
     "OrgChoice",
+    "forget_switchers",
     "form_errors",
     "fragment_requested",
     "org_url",
+    "page_number",
     "prefetch_switchers",
+    "read_form",
     "render",
+    "require_typed_name",
     "see_other",
+    "submit_form",
     "url_with",
 ]

@@ -24,7 +24,7 @@ from shared.metrics.dashboard import Dashboard, org_dashboard
 RECENT_EVENTS = 8
 
 
-@get("/orgs/{org:str}", opt=access(Access.VIEWER), include_in_schema=False)
+@get("/orgs/{org:str}", opt=access(Access.VIEWER))
 async def dashboard_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],

@@ -1,7 +1,8 @@
 """Template filters and globals every console page may use.
 
 Filters: `reltime` (a datetime → `3 min ago` / `in 2 h`), `bytes` (`1.2 MiB`), `number`
-(`12,345`), `duration` (seconds → `2h 5m`), `percent` (a ratio → `42%`).
+(`12,345`), `duration` (seconds → `2h 5m`), `percent` (a ratio → `42%`), `ms` (milliseconds
+→ `0.4 ms`, `12 ms`).
 Globals: `asset('app.js')` (the hashed URL of a built file) and `csrf_field()` (the hidden
 CSRF input of the signed-in session, for every form that posts).
 """
@@ -69,6 +70,13 @@ def percent(ratio: float | None) -> str:
     return "—" if ratio is None else f"{ratio * 100:.0f}%"
 
 
+def milliseconds(value: float | int | None) -> str:
+    """A round trip: one decimal below 10 ms (a LAN), whole milliseconds above."""
+    if value is None:
+        return "—"
+    return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"
+
+
 @pass_context
 def csrf_field(context: Context) -> Markup:
     token = context.get("csrf_token")
@@ -79,6 +87,11 @@ def csrf_field(context: Context) -> Markup:
 
 def install(env: Environment) -> None:
     env.filters.update(
-        reltime=reltime, bytes=human_bytes, number=number, duration=duration, percent=percent
+        reltime=reltime,
+        bytes=human_bytes,
+        number=number,
+        duration=duration,
+        percent=percent,
+        ms=milliseconds,
     )
     env.globals.update(asset=asset, csrf_field=csrf_field)

@@ -1,8 +1,9 @@
 """Organization settings in the console — members, API keys, the audit log — plus the change
 of password on `/account` and the page an invitation link opens.
 
-Access is the API's: everyone reads the members, admins manage them and read keys and the
-audit log (the navigation links only what the user may open). What is shown once — an
+Access is the API's: everyone reads the members, admins manage them, read and revoke the
+pending invitations, and read keys and the audit log (the navigation links only what the user
+may open). What is shown once — an
 invitation link, a new API key — is in the POST's answer only, never stored or redirected
 to: reloading does not show it again.
 """
@@ -13,6 +14,7 @@ import json
 import math
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -22,7 +24,15 @@ from litestar.response import Redirect, Template
 
 from services.access import Access, access
 from services.api.auth import Principal
-from services.web.console import Crumb, form_errors, org_url, render, see_other
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    page_number,
+    render,
+    see_other,
+    submit_form,
+)
 from services.web.pages import NO_STORE, page, session_user
 from shared.accounts import api_keys, members, orgs, sessions
 from shared.accounts.authenticate import user_id_of
@@ -34,16 +44,10 @@ from shared.backends import Backends
 from shared.errors import Invalid, JetDeckError
 
 MEMBERS_PER_PAGE = 50
+INVITATIONS_SHOWN = 100  # the newest pending ones; the page says when there are more
 KEYS_PER_PAGE = 100
 EVENTS_PER_PAGE = 50
 ROLES = [r.value for r in Role]
-
-
-def _page_number(request: Request[Any, Any, Any]) -> int:
-    try:
-        return max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _roles_up_to(ctx: OrgContext) -> list[str]:
@@ -64,13 +68,16 @@ async def _members_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    number = _page_number(request)
+    number = page_number(request)
     listing = await members.list_members(
         backends, ctx, (number - 1) * MEMBERS_PER_PAGE, MEMBERS_PER_PAGE
     )
     link = None
     if invitation is not None:
         link = str(request.base_url).rstrip("/") + f"/invitations/{invitation.token}"
+    pending = None
+    if ctx.role.at_least(Role.ADMIN):  # as the API: admins read the pending invitations
+        pending = await members.list_invitations(backends, ctx, 0, INVITATIONS_SHOWN)
     return await render(
         request,
         backends,
@@ -85,13 +92,20 @@ async def _members_page(
         pages=max(1, math.ceil(listing.total / MEMBERS_PER_PAGE)),
         invitation=invitation,
         invitation_link=link,
+        pending=pending.items if pending else [],
+        pending_total=pending.total if pending else 0,
         grantable=_roles_up_to(ctx),
         values=values or {},
         errors=errors or {},
     )
 
 
-@get("/orgs/{org:str}/settings/members", opt=access(Access.VIEWER), include_in_schema=False)
+def _member_error(user_id: uuid.UUID, exc: JetDeckError) -> dict[str, str]:
+    """A refused change of one member shows in that member's row."""
+    return {f"member-{user_id}": form_errors(exc).popitem()[1]}
+
+
+@get("/orgs/{org:str}/settings/members", opt=access(Access.VIEWER))
 async def members_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -104,43 +118,36 @@ async def members_page(
     "/orgs/{org:str}/settings/members",
     status_code=200,
     opt=access(Access.ADMIN, audit="member.invite", users_only=True),
-    include_in_schema=False,
 )
 async def invite(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
-) -> Template:
+) -> Response[Any] | Template:
     """The invitation link is in this answer only: hand it to the invitee."""
     form = await request.form()
     email, role = str(form.get("email") or "").strip(), str(form.get("role") or "")
-    try:
+
+    async def invited() -> Any:
         if role not in ROLES:
             raise Invalid("Choose a role.", extra={"field": "role"})
         if "@" not in email:
             raise Invalid("Give the invitee's email address.", extra={"field": "email"})
-        invitation = await members.invite(backends, org_context, email, Role(role))
-    except JetDeckError as exc:
-        errors = form_errors(exc)
-        if exc.code == "already_member":
-            errors = {"email": exc.detail}
-        elif exc.code == "role_above_yours":
-            errors = {"role": exc.detail}
-        return await _members_page(
-            request,
-            backends,
-            org_context,
-            values={"email": email, "role": role},
-            errors=errors,
-            status_code=422,
-        )
-    return await _members_page(request, backends, org_context, invitation=invitation)
+        return await members.invite(backends, org_context, email, Role(role))
+
+    show = partial(_members_page, request, backends, org_context)
+    return await submit_form(
+        request,
+        invited,
+        again=partial(show, values={"email": email, "role": role}),
+        done=lambda invitation: show(invitation=invitation),
+        errors=partial(form_errors, codes={"already_member": "email", "role_above_yours": "role"}),
+    )
 
 
 @post(
     "/orgs/{org:str}/settings/members/{user_id:uuid}/role",
     opt=access(Access.ADMIN, audit="member.update"),
-    include_in_schema=False,
 )
 async def change_role(
     request: Request[Any, Any, Any],
@@ -150,25 +157,24 @@ async def change_role(
 ) -> Response[Any] | Template:
     form = await request.form()
     role = str(form.get("role") or "")
-    try:
+
+    async def change() -> Any:
         if role not in ROLES:
             raise Invalid("Choose a role.")
-        await members.change_role(backends, org_context, user_id, Role(role))
-    except JetDeckError as exc:
-        return await _members_page(
-            request,
-            backends,
-            org_context,
-            errors={f"member-{user_id}": form_errors(exc).popitem()[1]},
-            status_code=422,
-        )
-    return see_other(request, org_url(org_context.slug, "settings", "members"))
+        return await members.change_role(backends, org_context, user_id, Role(role))
+
+    return await submit_form(
+        request,
+        change,
+        again=partial(_members_page, request, backends, org_context),
+        done=org_url(org_context.slug, "settings", "members"),
+        errors=partial(_member_error, user_id),
+    )
 
 
 @post(
     "/orgs/{org:str}/settings/members/{user_id:uuid}/remove",
     opt=access(Access.ADMIN, audit="member.remove"),
-    include_in_schema=False,
 )
 async def remove_member(
     request: Request[Any, Any, Any],
@@ -176,18 +182,39 @@ async def remove_member(
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
 ) -> Response[Any] | Template:
+    left = user_id == org_context.principal.user_id  # left the organization
+    return await submit_form(
+        request,
+        lambda: members.remove_member(backends, org_context, user_id),
+        again=partial(_members_page, request, backends, org_context),
+        done="/account" if left else org_url(org_context.slug, "settings", "members"),
+        errors=partial(_member_error, user_id),
+    )
+
+
+@post(
+    "/orgs/{org:str}/settings/members/invitations/{invitation_id:uuid}/revoke",
+    opt=access(Access.ADMIN, audit="invitation.revoke"),
+)
+async def revoke_invitation(
+    request: Request[Any, Any, Any],
+    invitation_id: FromPath[uuid.UUID],
+    backends: NamedDependency[Backends],
+    org_context: NamedDependency[OrgContext],
+) -> Response[Any] | Template:
+    """The invitation's link stops working at once."""
     try:
-        await members.remove_member(backends, org_context, user_id)
+        await members.revoke_invitation(backends, org_context, invitation_id)
     except JetDeckError as exc:
+        if exc.code not in ("invitation_not_found", "role_above_yours"):
+            raise
         return await _members_page(
             request,
             backends,
             org_context,
-            errors={f"member-{user_id}": form_errors(exc).popitem()[1]},
+            errors={"invitations": exc.detail},
             status_code=422,
         )
-    if user_id == org_context.principal.user_id:  # left the organization
-        return see_other(request, "/account")
     return see_other(request, org_url(org_context.slug, "settings", "members"))
 
 
@@ -236,7 +263,7 @@ def _utc_time(value: str, field: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@get("/orgs/{org:str}/settings/api-keys", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/api-keys", opt=access(Access.ADMIN))
 async def keys_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -249,42 +276,47 @@ async def keys_page(
     "/orgs/{org:str}/settings/api-keys",
     status_code=200,
     opt=access(Access.ADMIN, audit="api_key.create", users_only=True),
-    include_in_schema=False,
 )
 async def create_key(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
     org_context: NamedDependency[OrgContext],
-) -> Template:
+) -> Response[Any] | Template:
     """The key is in this answer only (with a copy button)."""
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in ("name", "role", "expires_at")}
-    try:
+
+    async def create() -> Any:
         name = values["name"].strip()
         if not name or len(name) > 200:
             raise Invalid("Name the key (at most 200 characters).", extra={"field": "name"})
         if values["role"] not in ROLES:
             raise Invalid("Choose a role.", extra={"field": "role"})
         expires_at = _utc_time(values["expires_at"], "expires_at")
-        created = await api_keys.create_api_key(
+        return await api_keys.create_api_key(
             backends, org_context, name, Role(values["role"]), expires_at
         )
-    except JetDeckError as exc:
-        errors = form_errors(exc)
-        if "__all__" in errors and exc.code == "role_above_yours":
-            errors = {"role": errors["__all__"]}
-        elif "__all__" in errors and "expires_at" in str(exc.detail):
-            errors = {"expires_at": errors["__all__"]}
-        return await _keys_page(
-            request, backends, org_context, values=values, errors=errors, status_code=422
-        )
-    return await _keys_page(request, backends, org_context, created=created)
+
+    show = partial(_keys_page, request, backends, org_context)
+    return await submit_form(
+        request,
+        create,
+        again=partial(show, values=values),
+        done=lambda created: show(created=created),
+        errors=_key_errors,
+    )
+
+
+def _key_errors(exc: JetDeckError) -> dict[str, str]:
+    errors = form_errors(exc, codes={"role_above_yours": "role"})
+    if "__all__" in errors and "expires_at" in str(exc.detail):
+        return {"expires_at": errors["__all__"]}
+    return errors
 
 
 @post(
     "/orgs/{org:str}/settings/api-keys/{key_id:uuid}/revoke",
     opt=access(Access.ADMIN, audit="api_key.revoke"),
-    include_in_schema=False,
 )
 async def revoke_key(
     request: Request[Any, Any, Any],
@@ -333,7 +365,7 @@ def diff_rows(diff: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
-@get("/orgs/{org:str}/settings/audit", opt=access(Access.ADMIN), include_in_schema=False)
+@get("/orgs/{org:str}/settings/audit", opt=access(Access.ADMIN))
 async def audit_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -350,7 +382,7 @@ async def audit_page(
             times[key] = _utc_time(filters[key], key)
         except Invalid as exc:
             errors[key], times[key] = exc.detail, None
-    number = _page_number(request)
+    number = page_number(request)
     assert backends.database is not None
     events = await list_events(
         backends.database,
@@ -388,7 +420,6 @@ async def audit_page(
     "/account/password",
     status_code=200,
     opt=access(Access.AUTHENTICATED, audit="user.password_change", users_only=True),
-    include_in_schema=False,
 )
 async def change_password(
     request: Request[Any, Any, Any],
@@ -416,11 +447,14 @@ async def change_password(
             ip=request.client.host if request.client else None,
         )
     except JetDeckError as exc:
-        errors = form_errors(exc)
-        if exc.code == "invalid_credentials":
-            errors = {"current_password": exc.detail}
-        elif exc.code in ("weak_password", "invalid") and "__all__" in errors:
-            errors = {"new_password": errors["__all__"]}
+        errors = form_errors(
+            exc,
+            codes={
+                "invalid_credentials": "current_password",
+                "weak_password": "new_password",
+                "invalid": "new_password",
+            },
+        )
     me = await orgs.me(sessions.database(backends), user_id_of(principal))
     return await render(
         request,
@@ -438,7 +472,7 @@ async def change_password(
 # Accepting an invitation (the link shown once on the members page)
 
 
-@get("/invitations/{token:str}", opt=access(Access.PUBLIC), include_in_schema=False)
+@get("/invitations/{token:str}", opt=access(Access.PUBLIC))
 async def invitation_form(
     request: Request[Any, Any, Any], token: FromPath[str], backends: NamedDependency[Backends]
 ) -> Template:
@@ -452,11 +486,7 @@ async def invitation_form(
     )
 
 
-@post(
-    "/invitations/{token:str}",
-    opt=access(Access.PUBLIC, audit="invitation.accept"),
-    include_in_schema=False,
-)
+@post("/invitations/{token:str}", opt=access(Access.PUBLIC, audit="invitation.accept"))
 async def accept_invitation(
     request: Request[Any, Any, Any], token: FromPath[str], backends: NamedDependency[Backends]
 ) -> Response[Any] | Template:
@@ -472,11 +502,8 @@ async def accept_invitation(
             ip=request.client.host if request.client else None,
         )
     except JetDeckError as exc:
-        errors = form_errors(exc)
-        if exc.code == "name_required":
-            errors = {"name": exc.detail}
-        elif exc.code in ("invalid_credentials", "weak_password"):
-            errors = {"password": exc.detail}
+        wrong = {"invalid_credentials": "password", "weak_password": "password"}
+        errors = form_errors(exc, codes={"name_required": "name", **wrong})
         return page(
             "invitation.html",
             backends,
@@ -494,6 +521,7 @@ HANDLERS = [
     invite,
     change_role,
     remove_member,
+    revoke_invitation,
     keys_page,
     create_key,
     revoke_key,

@@ -93,7 +93,7 @@ def _form_page(
     return response
 
 
-@get("/login", opt=access(Access.PUBLIC), include_in_schema=False)
+@get("/login", opt=access(Access.PUBLIC))
 async def login_form(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -104,7 +104,7 @@ async def login_form(
     return _form_page(request, backends, safe_next(next_url))
 
 
-@post("/login", opt=access(Access.PUBLIC, audit_exempt=NOT_AUDITED), include_in_schema=False)
+@post("/login", opt=access(Access.PUBLIC, audit_exempt=NOT_AUDITED))
 async def login(
     request: Request[Any, Any, Any], backends: NamedDependency[Backends]
 ) -> Response[Any]:
@@ -155,11 +155,7 @@ async def login(
     return response
 
 
-@post(
-    "/logout",
-    opt=access(Access.AUTHENTICATED, users_only=True, audit_exempt=NOT_AUDITED),
-    include_in_schema=False,
-)
+@post("/logout", opt=access(Access.AUTHENTICATED, users_only=True, audit_exempt=NOT_AUDITED))
 async def logout(
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],

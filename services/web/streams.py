@@ -3,6 +3,7 @@
     /orgs/{org}/clusters/{cluster}/streams                  list (?search=&sort=&page=)
     /orgs/{org}/clusters/{cluster}/new-stream               create form (form | raw JSON)
     /orgs/{org}/clusters/{cluster}/streams/{stream}  ?tab=overview|consumers|config|messages
+                                                     (consumers: ?search=&sort=&page=)
         …/config/review  dry-run diff     …/config         apply the reviewed config
         …/purge/preview  what it removes  …/purge          purge
         …/seal  …/delete (typed name)     …/new-consumer   consumer create form
@@ -27,8 +28,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -39,7 +42,17 @@ from litestar.response import Template
 from services.access import Access, access
 from services.web import config_forms as cf
 from services.web import messages
-from services.web.console import Crumb, form_errors, org_url, page_exists, render, see_other
+from services.web.console import (
+    Crumb,
+    form_errors,
+    org_url,
+    page_exists,
+    prefetch_switchers,
+    read_form,
+    render,
+    require_typed_name,
+    see_other,
+)
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters.services import cluster_client
@@ -89,11 +102,6 @@ def _crumbs(
     ]
 
 
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    form = await request.form()
-    return {str(k): str(v) for k, v in form.items()}
-
-
 # ---- the list ----------------------------------------------------------------------------
 
 
@@ -121,11 +129,7 @@ def stream_row(summary: StreamSummary, info: dict[str, Any]) -> StreamRow:
     )
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/streams",
-    opt=access(Access.VIEWER),
-    include_in_schema=False,
-)
+@get("/orgs/{org:str}/clusters/{cluster:str}/streams", opt=access(Access.VIEWER))
 async def streams_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -203,26 +207,38 @@ def _stream_form_context(
     }
 
 
-def _read_stream_form(posted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], str]:
-    """The config the submitted tab holds, its errors, and that tab."""
-    mode = posted.get("mode", "form")
-    if mode == "json":
-        config, errors = cf.config_from_json(posted.get("json", ""))
-    else:
-        mode = "form"
-        config, errors = cf.stream_config_from_form(posted)
-    return config, errors, mode
+@dataclass(frozen=True)
+class ConfigKind:
+    """What the stream and the consumer config forms differ in."""
 
+    from_form: Callable[[dict[str, str]], tuple[dict[str, Any], dict[str, str]]]
+    form_values: Callable[[dict[str, Any]], dict[str, str]]
+    fields: set[str]  # the form's fields (a NATS refusal naming one shows beside it)
+    nats_fields: dict[int, str]
+    clearable: tuple[str, ...]  # emptied in the form: removed from the config
 
-def _stream_views(
-    posted: dict[str, str], config: dict[str, Any], mode: str, errors: dict[str, str]
-) -> tuple[dict[str, str], str]:
-    """The form's values and the JSON text to show: what was typed in the submitted tab, the
-    other one filled from its config (unless it could not be read)."""
-    if mode == "json":
-        values = cf.stream_form_values(config) if not errors else cf.stream_form_values({})
-        return values, posted.get("json", "")
-    return posted, cf.config_json(config)
+    def read(self, posted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], str]:
+        """The config the submitted tab holds, its errors, and that tab."""
+        if posted.get("mode", "form") == "json":
+            config, errors = cf.config_from_json(posted.get("json", ""))
+            return config, errors, "json"
+        config, errors = self.from_form(posted)
+        return config, errors, "form"
+
+    def views(
+        self, posted: dict[str, str], config: dict[str, Any], mode: str, errors: dict[str, str]
+    ) -> tuple[dict[str, str], str]:
+        """The form's values and the JSON text to show: what was typed in the submitted tab,
+        the other one filled from its config (unless it could not be read)."""
+        if mode == "json":
+            return self.form_values(config if not errors else {}), posted.get("json", "")
+        return posted, cf.config_json(config)
+
+    def nats_errors(self, exc: JetDeckError, mode: str) -> dict[str, str]:
+        errors = cf.field_for(form_errors(exc, self.nats_fields), self.fields)
+        if mode == "json":  # the JSON tab has one field: NATS' description goes beside it
+            return {"json": next(iter(errors.values()))}
+        return errors
 
 
 STREAM_FIELDS = {
@@ -231,22 +247,115 @@ STREAM_FIELDS = {
     "duplicate_window", "mirror_name", "sources", "republish_dest", "transform_dest",
     "metadata", "allow_msg_ttl",
 }  # fmt: skip
+CONSUMER_FIELDS = {
+    "name", "description", "deliver_subject", "deliver_group", "filter_subjects", "ack_policy",
+    "deliver_policy", "opt_start_seq", "opt_start_time", "replay_policy", "ack_wait",
+    "max_deliver", "backoff", "max_ack_pending", "max_waiting", "inactive_threshold",
+    "pause_until", "num_replicas", "metadata",
+}  # fmt: skip
+STREAM = ConfigKind(
+    from_form=cf.stream_config_from_form, form_values=cf.stream_form_values,
+    fields=STREAM_FIELDS, nats_fields=cf.STREAM_NATS_FIELDS, clearable=cf.STREAM_CLEARABLE,
+)  # fmt: skip
+CONSUMER = ConfigKind(
+    from_form=cf.consumer_config_from_form, form_values=cf.consumer_form_values,
+    fields=CONSUMER_FIELDS, nats_fields=cf.CONSUMER_NATS_FIELDS, clearable=cf.CONSUMER_CLEARABLE,
+)  # fmt: skip
+# The page of a config form: called with `form=` (its context) and `status_code=`.
+RenderForm = Callable[..., Awaitable[Template]]
 
 
-def _nats_errors(
-    exc: JetDeckError, mode: str, mapping: dict[int, str], fields: set[str]
-) -> dict[str, str]:
-    errors = cf.field_for(form_errors(exc, mapping), fields)
-    if mode == "json":  # the JSON tab has one field: NATS' description goes beside it
-        return {"json": next(iter(errors.values()))}
-    return errors
+async def _create_config(
+    request: Request[Any, Any, Any],
+    kind: ConfigKind,
+    posted: dict[str, str],
+    *,
+    action: str,
+    switching: bool,
+    client: ClusterClient | Callable[[], Awaitable[ClusterClient]],
+    create: Callable[[ClusterClient, dict[str, Any]], Awaitable[str]],
+    render_form: RenderForm,
+) -> Response[Any] | Template:
+    """A create form's POST: with `switching` the other tab (`switch`) filled from the same
+    config; else `create` (it gives the new page's URL), or the form again with NATS'
+    refusal. `client`: a cluster client, or how to get one once the config reads well (a
+    tab switch or a form error needs no NATS)."""
+    config, errors, mode = kind.read(posted)
+    switch = (posted.get("switch") or mode) if switching else None
+    form = partial(_stream_form_context, action=action, switch_action=action + "/form")
+    if switch in ("form", "json") and not errors:
+        values, json_text = kind.form_values(config), cf.config_json(config)
+        context = form(mode=switch, values=values, json_text=json_text, errors={}, editing=False)
+        return await render_form(form=context, status_code=200)
+    if not errors:
+        connected = client if isinstance(client, ClusterClient) else await client()
+        try:
+            return see_other(request, await create(connected, config))
+        except JetDeckError as exc:
+            errors = kind.nats_errors(exc, mode)
+    values, json_text = kind.views(posted, config, mode, errors)
+    context = form(mode=mode, values=values, json_text=json_text, errors=errors, editing=False)
+    return await render_form(form=context, status_code=422)
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/new-stream",
-    opt=access(Access.EDITOR),
-    include_in_schema=False,
-)
+async def _edit_config(
+    request: Request[Any, Any, Any],
+    kind: ConfigKind,
+    posted: dict[str, str],
+    current: dict[str, Any],
+    *,
+    confirmed: bool,
+    action: str,
+    apply_action: str,
+    preview: Callable[[dict[str, Any]], Awaitable[list[Change]]],
+    update: Callable[[dict[str, Any]], Awaitable[Any]],
+    done: str,
+    render_form: RenderForm,
+) -> Response[Any] | Template:
+    """An edit form's POST. Step one (`action`): the dry-run diff `preview` gives, or with
+    `switch` the other tab of the same config; step two (`confirmed`, `apply_action`):
+    `update` with the reviewed config (`apply`), then to `done`. A refusal comes back
+    beside its field."""
+    if confirmed and not posted.get("apply"):
+        raise Invalid("Review the changes before applying them", code="invalid_config")
+    if confirmed:
+        config, errors = cf.config_from_json(posted["apply"])
+        mode = "json"
+        posted = {"mode": "json", "json": cf.config_json({**current, **config})}
+    else:
+        config, errors, mode = kind.read(posted)
+        if mode == "form":
+            for key in kind.clearable:
+                config.setdefault(key, None)
+            config = cf.keep_system_metadata(config, current)
+    switch = None if confirmed else posted.get("switch")
+    merged = {k: v for k, v in {**current, **config}.items() if v is not None}
+    form = partial(_stream_form_context, action=action, apply_action=apply_action, editing=True)
+    if switch in ("form", "json") and not errors:
+        values, json_text = kind.form_values(merged), cf.config_json(merged)
+        context = form(mode=switch, values=values, json_text=json_text, errors={})
+        return await render_form(form=context, status_code=200)
+    changes: list[Change] | None = None
+    apply_json = None
+    status = 422
+    if not errors:
+        try:
+            if confirmed:
+                await update(config)
+                return see_other(request, done)
+            changes = await preview(config)
+            apply_json, status = json.dumps(config), 200
+        except JetDeckError as exc:
+            errors = kind.nats_errors(exc, mode)
+    values, json_text = kind.views(posted, merged, mode, errors)
+    context = form(
+        mode=mode, values=values, json_text=json_text, errors=errors, changes=changes,
+        apply_json=apply_json,
+    )  # fmt: skip
+    return await render_form(form=context, status_code=status)
+
+
+@get("/orgs/{org:str}/clusters/{cluster:str}/new-stream", opt=access(Access.EDITOR))
 async def new_stream_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -303,37 +412,25 @@ async def _create_stream(
     cluster: str,
     switching: bool,
 ) -> Response[Any] | Template:
-    posted = await _form(request)
-    config, errors, mode = _read_stream_form(posted)
-    action = org_url(org_context.slug, "clusters", cluster, "new-stream")
-    switch = (posted.get("switch") or mode) if switching else None
-    if switch in ("form", "json") and not errors:
-        values, json_text = cf.stream_form_values(config), cf.config_json(config)
-        form = _stream_form_context(
-            action=action, mode=switch, values=values, json_text=json_text, errors={},
-            editing=False, switch_action=action + "/form",
-        )  # fmt: skip
-        return await _render_new_stream(request, backends, org_context, cluster, form)
-    if not errors:
-        client = await nats_client(backends, org_context, cluster)
-        try:
-            info = await services.create_stream(client, config)
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.STREAM_NATS_FIELDS, STREAM_FIELDS)
-        else:
-            return see_other(request, stream_url(org_context, cluster, info.config["name"]))
-    values, json_text = _stream_views(posted, config, mode, errors)
-    form = _stream_form_context(
-        action=action, mode=mode, values=values, json_text=json_text, errors=errors,
-        editing=False, switch_action=action + "/form",
-    )  # fmt: skip
-    return await _render_new_stream(request, backends, org_context, cluster, form, 422)
+    async def create(client: ClusterClient, config: dict[str, Any]) -> str:
+        info = await services.create_stream(client, config)
+        return stream_url(org_context, cluster, info.config["name"])
+
+    return await _create_config(
+        request,
+        STREAM,
+        await read_form(request),
+        action=org_url(org_context.slug, "clusters", cluster, "new-stream"),
+        switching=switching,
+        client=partial(nats_client, backends, org_context, cluster),
+        create=create,
+        render_form=partial(_render_new_stream, request, backends, org_context, cluster),
+    )
 
 
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/new-stream",
     opt=access(Access.EDITOR, audit="stream.create"),
-    include_in_schema=False,
 )
 async def create_stream(
     request: Request[Any, Any, Any],
@@ -348,7 +445,6 @@ async def create_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/new-stream/form",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def switch_new_stream(
     request: Request[Any, Any, Any],
@@ -424,6 +520,39 @@ def _consumer_row(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _consumers_tab(
+    request: Request[Any, Any, Any], client: ClusterClient, stream: str
+) -> dict[str, Any]:
+    """The Consumers tab's page of rows: `?search=` (a part of a name or filter subject),
+    `?sort=` (a `consumers.SORTS` key, `-` for descending) and `?page=` (of `PAGE_SIZE`), as
+    the streams list; a page past the end shows the last one."""
+    params = request.query_params
+    search = (params.get("search") or "").strip()[:200]
+    sort = params.get("sort") or "name"
+    sort = sort if sort.removeprefix("-") in consumers.SORTS else "name"
+    raw_page = params.get("page") or "1"
+    page = max(1, int(raw_page)) if raw_page.isdigit() and len(raw_page) < 9 else 1
+    found, total = await consumers.list_consumers(
+        client, stream, search=search or None, sort=sort,
+        offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+    )  # fmt: skip
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:  # past the end (consumers went away): the last page
+        page = pages
+        found, total = await consumers.list_consumers(
+            client, stream, search=search or None, sort=sort,
+            offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+        )  # fmt: skip
+    return {
+        "consumer_rows": [_consumer_row(c) for c in found],
+        "consumer_total": total,
+        "consumer_search": search,
+        "consumer_sort": sort,
+        "consumer_page": page,
+        "consumer_pages": pages,
+    }
+
+
 async def _render_stream(
     request: Request[Any, Any, Any],
     backends: Backends,
@@ -437,12 +566,16 @@ async def _render_stream(
     purge: dict[str, Any] | None = None,
     status_code: int = 200,
     fragments: tuple[str, ...] = ("stream_tab", "stream_state", "consumers_table"),
+    context: dict[str, Any] | None = None,
 ) -> Template:
+    """The stream page; `context`: the tab's own, when the caller has made it."""
     stream = str(info.config.get("name"))
-    context: dict[str, Any] = {}
-    if tab == "consumers":
-        found, _ = await consumers.list_consumers(client, stream, limit=1000)
-        context["consumer_rows"] = [_consumer_row(c) for c in found]
+    made = context is not None
+    context = dict(context or {})
+    if made:
+        pass  # the caller made the tab's context (the Messages tab, beside the INFO request)
+    elif tab == "consumers":
+        context.update(await _consumers_tab(request, client, stream))
     elif tab == "messages":
         context.update(
             await messages.messages_tab_context(
@@ -488,11 +621,7 @@ async def _render_stream(
     )
 
 
-@get(
-    "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}",
-    opt=access(Access.VIEWER),
-    include_in_schema=False,
-)
+@get("/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}", opt=access(Access.VIEWER))
 async def stream_page(
     request: Request[Any, Any, Any],
     backends: NamedDependency[Backends],
@@ -503,7 +632,16 @@ async def stream_page(
 ) -> Template:
     """One stream: Overview, Consumers, Config and Messages tabs (`?tab=`)."""
     tab = tab if tab in TABS else "overview"
+    # The top bar's queries run while the cluster is looked up and NATS answers.
+    prefetch_switchers(request, backends, org_context)
     client = await nats_client(backends, org_context, cluster, stream)
+    if tab == "messages":  # the tab's read goes out beside the INFO request, not after it
+        info, context = await messages.stream_and_messages_tab(
+            request, backends, client, org_context, cluster, stream
+        )
+        return await _render_stream(
+            request, backends, org_context, cluster, client, info, tab, context=context
+        )
     info = await services.get_stream(client, stream)
     return await _render_stream(request, backends, org_context, cluster, client, info, tab)
 
@@ -517,63 +655,34 @@ async def _edit_stream(
     confirmed: bool,
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
-    action = stream_url(org_context, cluster, stream, "config", "review")
-    apply_action = stream_url(org_context, cluster, stream, "config")
+    posted = await read_form(request)
     info = await services.get_stream(client, stream)
-    if confirmed and not posted.get("apply"):
-        raise Invalid("Review the changes before applying them", code="invalid_config")
-    if confirmed:
-        config, errors = cf.config_from_json(posted["apply"])
-        mode = "json"
-        posted = {"mode": "json", "json": cf.config_json({**info.config, **config})}
-    else:
-        config, errors, mode = _read_stream_form(posted)
-        if mode == "form":
-            for key in cf.STREAM_CLEARABLE:
-                config.setdefault(key, None)
-            config = cf.keep_system_metadata(config, info.config)
-    switch = None if confirmed else posted.get("switch")
-    if switch in ("form", "json") and not errors:
-        merged = {k: v for k, v in {**info.config, **config}.items() if v is not None}
-        form = _stream_form_context(
-            action=action, mode=switch, values=cf.stream_form_values(merged),
-            json_text=cf.config_json(merged), errors={}, editing=True, apply_action=apply_action,
-        )  # fmt: skip
-        return await _render_stream(
-            request, backends, org_context, cluster, client, info, "config", form=form,
-            fragments=("stream_tab", "stream_form"),
-        )  # fmt: skip
-    changes: list[Change] | None = None
-    apply_json = None
-    status = 422
-    if not errors:
-        try:
-            if confirmed:
-                await services.update_stream(client, stream, config)
-                return see_other(request, stream_url(org_context, cluster, stream) + "?tab=config")
-            update = await services.update_stream(client, stream, config, dry_run=True)
-            changes = update.changes
-            apply_json = json.dumps(config)
-            status = 200
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.STREAM_NATS_FIELDS, STREAM_FIELDS)
-    shown = {k: v for k, v in {**info.config, **config}.items() if v is not None}
-    values, json_text = _stream_views(posted, shown, mode, errors)
-    form = _stream_form_context(
-        action=action, mode=mode, values=values, json_text=json_text, errors=errors,
-        editing=True, changes=changes, apply_json=apply_json, apply_action=apply_action,
+    render_form = partial(
+        _render_stream, request, backends, org_context, cluster, client, info, "config",
+        fragments=("stream_tab", "stream_form"),
     )  # fmt: skip
-    return await _render_stream(
-        request, backends, org_context, cluster, client, info, "config", form=form,
-        status_code=status, fragments=("stream_tab", "stream_form"),
-    )  # fmt: skip
+
+    async def preview(config: dict[str, Any]) -> list[Change]:
+        return (await services.update_stream(client, stream, config, dry_run=True)).changes
+
+    return await _edit_config(
+        request,
+        STREAM,
+        posted,
+        info.config,
+        confirmed=confirmed,
+        action=stream_url(org_context, cluster, stream, "config", "review"),
+        apply_action=stream_url(org_context, cluster, stream, "config"),
+        preview=preview,
+        update=partial(services.update_stream, client, stream),
+        done=stream_url(org_context, cluster, stream) + "?tab=config",
+        render_form=render_form,
+    )
 
 
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/config/review",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def review_stream(
     request: Request[Any, Any, Any],
@@ -590,7 +699,6 @@ async def review_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/config",
     opt=access(Access.EDITOR, audit="stream.update"),
-    include_in_schema=False,
 )
 async def update_stream(
     request: Request[Any, Any, Any],
@@ -629,7 +737,7 @@ async def _purge(
     confirmed: bool,
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
+    posted = await read_form(request)
     purge, kind, errors = _purge_in(posted)
     preview: tuple[int, bool] | None = None
     status = 422
@@ -655,7 +763,6 @@ async def _purge(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/purge/preview",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def preview_purge(
     request: Request[Any, Any, Any],
@@ -671,7 +778,6 @@ async def preview_purge(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/purge",
     opt=access(Access.EDITOR, audit="stream.purge"),
-    include_in_schema=False,
 )
 async def purge_stream(
     request: Request[Any, Any, Any],
@@ -687,7 +793,6 @@ async def purge_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/seal",
     opt=access(Access.EDITOR, audit="stream.update"),
-    include_in_schema=False,
 )
 async def seal_stream(
     request: Request[Any, Any, Any],
@@ -698,9 +803,7 @@ async def seal_stream(
 ) -> Response[Any]:
     """Seal: no more messages, deletes or purges; for good."""
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
-    if posted.get("confirm") != stream:
-        raise Invalid("Type the stream's name to seal it", code="confirmation_mismatch")
+    await require_typed_name(request, stream, "Type the stream's name to seal it")
     await services.update_stream(client, stream, {"sealed": True})
     return see_other(request, stream_url(org_context, cluster, stream))
 
@@ -708,7 +811,6 @@ async def seal_stream(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/delete",
     opt=access(Access.EDITOR, audit="stream.delete"),
-    include_in_schema=False,
 )
 async def delete_stream(
     request: Request[Any, Any, Any],
@@ -719,39 +821,12 @@ async def delete_stream(
 ) -> Response[Any]:
     """Delete with the stream's name typed as confirmation."""
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
-    if posted.get("confirm") != stream:
-        raise Invalid("Type the stream's name to delete it", code="confirmation_mismatch")
+    await require_typed_name(request, stream, "Type the stream's name to delete it")
     await services.delete_stream(client, stream)
     return see_other(request, stream_url(org_context, cluster))
 
 
 # ---- consumers ---------------------------------------------------------------------------
-
-CONSUMER_FIELDS = {
-    "name", "description", "deliver_subject", "deliver_group", "filter_subjects", "ack_policy",
-    "deliver_policy", "opt_start_seq", "opt_start_time", "replay_policy", "ack_wait",
-    "max_deliver", "backoff", "max_ack_pending", "max_waiting", "inactive_threshold",
-    "pause_until", "num_replicas", "metadata",
-}  # fmt: skip
-
-
-def _read_consumer_form(posted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], str]:
-    mode = posted.get("mode", "form")
-    if mode == "json":
-        config, errors = cf.config_from_json(posted.get("json", ""))
-        return config, errors, "json"
-    config, errors = cf.consumer_config_from_form(posted)
-    return config, errors, "form"
-
-
-def _consumer_views(
-    posted: dict[str, str], config: dict[str, Any], mode: str, errors: dict[str, str]
-) -> tuple[dict[str, str], str]:
-    if mode == "json":
-        values = cf.consumer_form_values(config if not errors else {})
-        return values, posted.get("json", "")
-    return posted, cf.config_json(config)
 
 
 async def _render_new_consumer(
@@ -787,7 +862,6 @@ async def _render_new_consumer(
 @get(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/new-consumer",
     opt=access(Access.EDITOR),
-    include_in_schema=False,
 )
 async def new_consumer_page(
     request: Request[Any, Any, Any],
@@ -828,40 +902,26 @@ async def _create_consumer(
     switching: bool,
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream)
-    posted = await _form(request)
-    config, errors, mode = _read_consumer_form(posted)
-    action = stream_url(org_context, cluster, stream, "new-consumer")
-    switch = (posted.get("switch") or mode) if switching else None
-    if switch in ("form", "json") and not errors:
-        form = _stream_form_context(
-            action=action, mode=switch, values=cf.consumer_form_values(config),
-            json_text=cf.config_json(config), errors={}, editing=False,
-            switch_action=action + "/form",
-        )  # fmt: skip
-        return await _render_new_consumer(request, backends, org_context, cluster, stream, form)
-    if not errors:
-        try:
-            info = await consumers.create_consumer(client, stream, config)
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.CONSUMER_NATS_FIELDS, CONSUMER_FIELDS)
-        else:
-            return see_other(
-                request, stream_url(org_context, cluster, stream, "consumers", info["name"])
-            )
-    values, json_text = _consumer_views(posted, config, mode, errors)
-    form = _stream_form_context(
-        action=action, mode=mode, values=values, json_text=json_text, errors=errors,
-        editing=False, switch_action=action + "/form",
-    )  # fmt: skip
-    return await _render_new_consumer(
-        request, backends, org_context, cluster, stream, form, status_code=422
+
+    async def create(client: ClusterClient, config: dict[str, Any]) -> str:
+        info = await consumers.create_consumer(client, stream, config)
+        return stream_url(org_context, cluster, stream, "consumers", info["name"])
+
+    return await _create_config(
+        request,
+        CONSUMER,
+        await read_form(request),
+        action=stream_url(org_context, cluster, stream, "new-consumer"),
+        switching=switching,
+        client=client,
+        create=create,
+        render_form=partial(_render_new_consumer, request, backends, org_context, cluster, stream),
     )
 
 
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/new-consumer",
     opt=access(Access.EDITOR, audit="consumer.create"),
-    include_in_schema=False,
 )
 async def create_consumer(
     request: Request[Any, Any, Any],
@@ -877,7 +937,6 @@ async def create_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/new-consumer/form",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def switch_new_consumer(
     request: Request[Any, Any, Any],
@@ -945,7 +1004,6 @@ async def _render_consumer(
 @get(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}",
     opt=access(Access.VIEWER),
-    include_in_schema=False,
 )
 async def consumer_page(
     request: Request[Any, Any, Any],
@@ -956,6 +1014,7 @@ async def consumer_page(
     consumer: FromPath[str],
 ) -> Template:
     """One consumer: state, config, pause/resume, edit with the dry-run diff, delete."""
+    prefetch_switchers(request, backends, org_context)  # overlaps the lookups below
     client = await nats_client(backends, org_context, cluster, stream, consumer)
     info = await consumers.get_consumer(client, stream, consumer)
     return await _render_consumer(request, backends, org_context, cluster, stream, info)
@@ -972,61 +1031,30 @@ async def _edit_consumer(
 ) -> Response[Any] | Template:
     client = await nats_client(backends, org_context, cluster, stream, consumer)
     info = await consumers.get_consumer(client, stream, consumer)
-    current = info.get("config") or {}
-    posted = await _form(request)
     base = stream_url(org_context, cluster, stream, "consumers", consumer)
-    if confirmed and not posted.get("apply"):
-        raise Invalid("Review the changes before applying them", code="invalid_config")
-    if confirmed:
-        config, errors = cf.config_from_json(posted["apply"])
-        mode = "json"
-        posted = {"mode": "json", "json": cf.config_json({**current, **config})}
-    else:
-        config, errors, mode = _read_consumer_form(posted)
-        if mode == "form":
-            for key in cf.CONSUMER_CLEARABLE:
-                config.setdefault(key, None)
-            config = cf.keep_system_metadata(config, current)
-    switch = None if confirmed else posted.get("switch")
-    merged = {k: v for k, v in {**current, **config}.items() if v is not None}
-    if switch in ("form", "json") and not errors:
-        form = _stream_form_context(
-            action=base + "/edit/review", mode=switch, values=cf.consumer_form_values(merged),
-            json_text=cf.config_json(merged), errors={}, editing=True, apply_action=base + "/edit",
-        )  # fmt: skip
-        return await _render_consumer(
-            request, backends, org_context, cluster, stream, info, form=form,
-            fragments=("consumer_form",),
-        )  # fmt: skip
-    changes = None
-    apply_json = None
-    status = 422
-    if not errors:
-        try:
-            if confirmed:
-                await consumers.update_consumer(client, stream, consumer, config)
-                return see_other(request, base)
-            changes = await consumers.preview_consumer_update(client, stream, consumer, config)
-            apply_json, status = json.dumps(config), 200
-        except JetDeckError as exc:
-            errors = _nats_errors(exc, mode, cf.CONSUMER_NATS_FIELDS, CONSUMER_FIELDS)
-    values, json_text = _consumer_views(posted, merged, mode, errors)
-    form = _stream_form_context(
-        action=base + "/edit/review", mode=mode, values=values, json_text=json_text,
-        errors=errors, editing=True, changes=changes, apply_json=apply_json,
-        apply_action=base + "/edit",
-    )  # fmt: skip
-    return await _render_consumer(
-        request, backends, org_context, cluster, stream, info, form=form, status_code=status,
+    render_form = partial(
+        _render_consumer, request, backends, org_context, cluster, stream, info,
         fragments=("consumer_form",),
     )  # fmt: skip
+    return await _edit_config(
+        request,
+        CONSUMER,
+        await read_form(request),
+        info.get("config") or {},
+        confirmed=confirmed,
+        action=base + "/edit/review",
+        apply_action=base + "/edit",
+        preview=partial(consumers.preview_consumer_update, client, stream, consumer),
+        update=partial(consumers.update_consumer, client, stream, consumer),
+        done=base,
+        render_form=render_form,
+    )
 
 
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}"
     "/edit/review",
     opt=access(Access.EDITOR, audit_exempt=EXEMPT),
-    include_in_schema=False,
 )
 async def review_consumer(
     request: Request[Any, Any, Any],
@@ -1045,7 +1073,6 @@ async def review_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}/edit",
     opt=access(Access.EDITOR, audit="consumer.update"),
-    include_in_schema=False,
 )
 async def update_consumer(
     request: Request[Any, Any, Any],
@@ -1064,7 +1091,6 @@ async def update_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}/pause",
     opt=access(Access.EDITOR, audit="consumer.pause"),
-    include_in_schema=False,
 )
 async def pause_consumer(
     request: Request[Any, Any, Any],
@@ -1076,7 +1102,7 @@ async def pause_consumer(
 ) -> Response[Any] | Template:
     """Pause until a time (UTC), or resume (`resume`)."""
     client = await nats_client(backends, org_context, cluster, stream, consumer)
-    posted = await _form(request)
+    posted = await read_form(request)
     base = stream_url(org_context, cluster, stream, "consumers", consumer)
     reader = cf.Reader(posted)
     until = None if posted.get("resume") else reader.time("until")
@@ -1099,7 +1125,6 @@ async def pause_consumer(
 @post(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}/delete",
     opt=access(Access.EDITOR, audit="consumer.delete"),
-    include_in_schema=False,
 )
 async def delete_consumer(
     request: Request[Any, Any, Any],
@@ -1110,9 +1135,7 @@ async def delete_consumer(
     consumer: FromPath[str],
 ) -> Response[Any]:
     client = await nats_client(backends, org_context, cluster, stream, consumer)
-    posted = await _form(request)
-    if posted.get("confirm") != consumer:
-        raise Invalid("Type the consumer's name to delete it", code="confirmation_mismatch")
+    await require_typed_name(request, consumer, "Type the consumer's name to delete it")
     await consumers.delete_consumer(client, stream, consumer)
     return see_other(request, stream_url(org_context, cluster, stream) + "?tab=consumers")
 

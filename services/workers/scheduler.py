@@ -103,10 +103,6 @@ class Scheduler:
         self.lock.release()
 
 
-# Seconds between sweeps of the notification outbox (stuck or lost deliveries).
-SWEEP_EVERY = 15
-
-
 def standard_jobs(scheduler: Scheduler) -> Scheduler:
     """The jobs every JetDeck deployment runs; feature issues add theirs here."""
     from services.workers.actors import (
@@ -118,7 +114,8 @@ def standard_jobs(scheduler: Scheduler) -> Scheduler:
     from shared.config import get_settings
 
     scheduler.every(HEARTBEAT_EVERY, "heartbeat", heartbeat.send)
-    workers = get_settings().workers
+    settings = get_settings()
+    workers = settings.workers
     scheduler.every(workers.housekeeping_interval, "housekeeping", housekeeping.send)
     interval = workers.collect_interval
     # One fan-out message per interval; a worker enqueues one collection per cluster (it has
@@ -126,7 +123,8 @@ def standard_jobs(scheduler: Scheduler) -> Scheduler:
     scheduler.every(
         interval, "collect-metrics", lambda: schedule_collections.send(collection_cycle(interval))
     )
-    scheduler.every(SWEEP_EVERY, "sweep-deliveries", sweep_deliveries.send)
+    # The outbox: deliveries a killed worker left "sending", and due ones whose message was lost.
+    scheduler.every(settings.notify.sweep_interval, "sweep-deliveries", sweep_deliveries.send)
     return scheduler
 
 

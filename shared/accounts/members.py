@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,15 @@ from shared.accounts.keys import random_token
 from shared.accounts.models import Invitation, Membership, Organization, User
 from shared.accounts.principals import OrgContext
 from shared.accounts.roles import Role
-from shared.accounts.schemas import AcceptedOut, InvitationOut, MemberOut, OrgMembershipOut, Page
+from shared.accounts.schemas import (
+    AcceptedOut,
+    InvitationOut,
+    InviterOut,
+    MemberOut,
+    OrgMembershipOut,
+    Page,
+    PendingInvitationOut,
+)
 from shared.accounts.sessions import check_password, database
 from shared.accounts.tokens import token_digest
 from shared.accounts.users import (
@@ -104,6 +113,72 @@ async def invite(backends: Backends, ctx: OrgContext, email: str, role: Role) ->
             token=token,
             accept_path=f"/api/v1/invitations/{token}/accept",
         )
+
+
+def _pending(ctx: OrgContext) -> Any:
+    return (
+        (Invitation.org_id == ctx.org_id)
+        & Invitation.accepted_at.is_(None)
+        & (Invitation.expires_at > utcnow())
+    )
+
+
+async def list_invitations(
+    backends: Backends, ctx: OrgContext, offset: int, limit: int
+) -> Page[PendingInvitationOut]:
+    """The invitations still waiting for their invitee (not accepted, not expired), newest
+    first, with who sent each."""
+    async with database(backends).session() as session:
+        where = _pending(ctx)
+        total = await session.scalar(select(func.count()).select_from(Invitation).where(where))
+        rows = await session.execute(
+            select(Invitation, User)
+            .outerjoin(User, User.id == Invitation.invited_by)
+            .where(where)
+            .order_by(Invitation.created_at.desc(), Invitation.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        items = [
+            PendingInvitationOut(
+                id=invitation.id,
+                email=invitation.email,
+                role=Role(invitation.role),
+                invited_by=InviterOut(inviter.id, inviter.email, inviter.name) if inviter else None,
+                created_at=invitation.created_at,
+                expires_at=invitation.expires_at,
+            )
+            for invitation, inviter in rows
+        ]
+        return Page(items, total or 0)
+
+
+async def revoke_invitation(backends: Backends, ctx: OrgContext, invitation_id: uuid.UUID) -> None:
+    """Withdraw a pending invitation: its link stops working at once (the row is deleted, as
+    an accepted or expired one is by housekeeping). Nobody revokes an invitation to a role
+    above their own, as nobody could have sent it."""
+    async with database(backends).session() as session:
+        # Locked as accepting locks it: an invitation is either accepted or revoked, not both.
+        invitation = await session.scalar(
+            select(Invitation)
+            .where(Invitation.id == invitation_id, _pending(ctx))
+            .with_for_update()
+        )
+        if invitation is None:
+            raise NotFound(
+                "No pending invitation with this id (accepted, expired or revoked).",
+                code="invitation_not_found",
+            )
+        if Role(invitation.role) > ctx.role:
+            raise Forbidden(
+                "You cannot revoke an invitation to a role above yours.", code="role_above_yours"
+            )
+        record_change(
+            f"invitation:{invitation.id}",
+            {"email": invitation.email, "role": invitation.role},
+            None,
+        )
+        await session.delete(invitation)
 
 
 async def accept_invitation(

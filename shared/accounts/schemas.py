@@ -121,6 +121,25 @@ class InvitationOut:
 
 
 @dataclass
+class InviterOut:
+    user_id: uuid.UUID
+    email: str
+    name: str
+
+
+@dataclass
+class PendingInvitationOut:
+    """An invitation not accepted yet and not expired (its token is never shown again)."""
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    invited_by: InviterOut | None  # None when the inviter's account is gone
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass
 class AcceptedOut:
     user_id: uuid.UUID
     email: str

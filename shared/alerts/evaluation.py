@@ -262,6 +262,11 @@ async def _evaluate(
     open_alerts: dict[tuple[uuid.UUID, str], _Open] = {
         (row["rule_id"], row["target_key"]): _Open(dict(row)) for row in rows.mappings()
     }
+    # Each rule's open alerts by target key, grouped once (not one scan of every open alert
+    # per rule: 50 rules x 10,000 firing alerts was a third of a cycle's evaluation).
+    by_rule: dict[uuid.UUID, dict[str, _Open]] = defaultdict(dict)
+    for (rule_id, key), open_alert in open_alerts.items():
+        by_rule[rule_id][key] = open_alert
     now = utcnow()  # silences are about the wall clock, not the cycle's time
     silences = list(
         (
@@ -298,7 +303,7 @@ async def _evaluate(
             continue  # inhibited: frozen while the cluster cannot be collected
         for_seconds = int(rule.condition.get("for_seconds") or 0)
         limit = rule.condition.get("threshold")
-        mine = {key: a for (rule_id, key), a in open_alerts.items() if rule_id == rule.id}
+        mine = by_rule[rule.id]  # new alerts are added to it and to `open_alerts` alike
         seen: set[str] = set()
         for key, given, reading in _readings(rule, cycle, mine):
             alert = mine.get(key)

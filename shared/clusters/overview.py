@@ -47,6 +47,7 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
             for k in ("server_name", "server_id", "version", "cluster", "jetstream", "host", "port")
         }
         server["connect_urls"] = info.get("connect_urls") or []
+        server["rtt_ms"] = round(await client.rtt() * 1000, 3)  # a PING/PONG with it
         return Overview(
             source="account",
             servers=[server],
@@ -64,12 +65,15 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
         ping(system, "VARZ", timeout=backends.nats.timeout, linger=OVERVIEW_LINGER),
         ping(system, "JSZ", timeout=backends.nats.timeout),
     )
-    varz = [json.loads(r.payload) for r in varz_replies]
+    # A server's RTT is the time its VARZ reply took (network both ways plus the server's
+    # time to answer), as `nats server list` shows for its STATSZ ping: NATS itself reports
+    # no round trip to a requester, only its own to clients (CONNZ) and routes (ROUTEZ).
+    varz = [(json.loads(r.payload), r.rtt_seconds) for r in varz_replies]
     jsz = [jsz_decoder.decode(r.payload) for r in jsz_replies]  # the collector's structs
     # Each JetStream server's own memory and file storage use (JSZ), beside its VARZ facts.
     js_use = {r.server.name: r.data for r in jsz if r.data is not None}
     servers = []
-    for reply in sorted(varz, key=lambda r: str(r.get("server", {}).get("name"))):
+    for reply, rtt in sorted(varz, key=lambda r: str(r[0].get("server", {}).get("name"))):
         data, srv = reply.get("data") or {}, reply.get("server") or {}
         servers.append(
             {
@@ -85,6 +89,7 @@ async def cluster_overview(backends: Backends, ctx: OrgContext, name: str) -> Ov
                 "uptime": data.get("uptime"),
                 "jetstream": bool(srv.get("jetstream")),
                 "slow_consumers": data.get("slow_consumers"),
+                "rtt_ms": round(rtt * 1000, 3),
                 "js_memory": use.memory if (use := js_use.get(str(srv.get("name")))) else None,
                 "js_storage": use.storage if use else None,
             }

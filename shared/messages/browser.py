@@ -7,8 +7,9 @@ first; `prev` and `next` are the positions of the neighbouring pages. With a pay
 
 A page keeps at most `PAGE_PAYLOAD_BYTES` of payload across all its rows (each row's share
 of it is what its preview is made from), so a page holding an 8 MiB message costs the
-template what any other page does. Reading goes through `services.browse`: direct gets or
-`MSG.GET`, never a consumer, so Limits, WorkQueue and Interest streams are left unchanged.
+template what any other page does. Reading goes through `services.browse_stored` (the
+payloads stay bytes: rows never go through the API's base64): direct gets or `MSG.GET`,
+never a consumer, so Limits, WorkQueue and Interest streams are left unchanged.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import asyncio
 import base64
 import math
 import re
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
-from shared.errors import Invalid
+from shared.errors import Invalid, Unavailable
 from shared.messages.payloads import (
     PREVIEW_CHARS,
     SHOWN_BYTES,
@@ -33,9 +36,16 @@ from shared.messages.payloads import (
     payload_view,
     preview,
 )
-from shared.messages.reader import BATCH_BYTES, StreamFacts, rfc3339, stream_facts
+from shared.messages.reader import (
+    BATCH_BYTES,
+    StoredMessage,
+    StreamFacts,
+    get_one,
+    rfc3339,
+    stream_facts,
+)
 from shared.messages.schemas import Message
-from shared.messages.services import PAGE_BYTES, browse, get_message
+from shared.messages.services import PAGE_BYTES, StoredPage, browse_stored
 from shared.nats import ClusterClient
 
 PAGE_PAYLOAD_BYTES = 16 * 1024
@@ -122,6 +132,12 @@ class MessageRow:
     preview: str  # one line, control characters escaped
     preview_format: str  # json, msgpack, cbor, text or hex
 
+    @property
+    def utc_text(self) -> str:
+        """The time as the list shows it before the page's script makes it local:
+        `2026-01-31 12:00:00` (UTC, to the second)."""
+        return self.time[:19].replace("T", " ") if self.time else ""
+
 
 @dataclass(frozen=True)
 class SearchProgress:
@@ -162,10 +178,25 @@ class MessagePageView:
     limit: int = DEFAULT_PAGE
 
 
+@lru_cache(maxsize=4096)
+def _utc_seconds(whole: str) -> int:
+    """`2026-01-31T12:00:00` (UTC) → epoch seconds; a page's rows share few seconds."""
+    return int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
+
+
 def epoch_ms(time: str | None) -> int | None:
     """Milliseconds since the epoch of a NATS time stamp (nanosecond RFC 3339)."""
     if not time:
         return None
+    # NATS stamps UTC as `2026-01-31T12:00:00.123456789Z`: read without a parser per row.
+    if len(time) >= 20 and time[-1] == "Z" and time[10] == "T" and time[19] in ".Z":
+        fraction = time[20:-1]
+        if fraction.isdigit() or not fraction:
+            try:
+                seconds = _utc_seconds(time[:19])
+            except ValueError:
+                return None
+            return seconds * 1000 + (int(fraction[:3].ljust(3, "0")) if fraction else 0)
     probe = re.sub(r"(\.\d{6})\d+", r"\1", time.strip()).replace("Z", "+00:00")
     try:
         return math.floor(datetime.fromisoformat(probe).timestamp() * 1000)
@@ -179,23 +210,30 @@ def _prefix(message: Message, limit: int) -> bytes:
 
 
 def to_rows(
-    messages: list[Message], budget: int = PAGE_PAYLOAD_BYTES
+    messages: Sequence[Message | StoredMessage], budget: int = PAGE_PAYLOAD_BYTES
 ) -> tuple[list[MessageRow], int]:
     """Rows for messages, each preview made from its share of `budget` payload bytes;
-    returns the rows and the payload bytes they used."""
+    returns the rows and the payload bytes they used. A `StoredMessage` (as read: the
+    payload in bytes) is cut as it is; a `Message` (the API's, base64) has only the bytes
+    its preview needs decoded."""
     share = min(ROW_PREFIX_MAX, budget // max(len(messages), 1))
     rows, used = [], 0
     for m in messages:
-        head = _prefix(m, min(share, m.size))
+        if isinstance(m, StoredMessage):
+            size = len(m.data)
+            head = m.data[: min(share, size)]
+        else:
+            size = m.size
+            head = _prefix(m, min(share, size))
         used += len(head)
-        shown = preview(head, m.size, PREVIEW_CHARS)
+        shown = preview(head, size, PREVIEW_CHARS)
         rows.append(
             MessageRow(
                 seq=m.seq,
                 time=m.time,
                 epoch_ms=epoch_ms(m.time),
                 subject=m.subject,
-                size=m.size,
+                size=size,
                 headers=header_count(m.headers),
                 preview=shown.text,
                 preview_format=shown.format,
@@ -214,36 +252,43 @@ async def message_page(
     limit: int = DEFAULT_PAGE,
     max_scan: int = SEARCH_SCAN,
     facts: StreamFacts | None = None,
+    facts_later: Awaitable[StreamFacts] | None = None,
     page_bytes: int = PAGE_BYTES,
     batch_bytes: int = BATCH_BYTES,
 ) -> MessagePageView:
     """One page of the Messages tab at `position`, filtered by `subject` (NATS wildcards)
     and, with `q`, by payload content. `facts`: the stream's, when the caller has just read
-    them (the stream page has): the page then costs NATS the read alone."""
+    them: the page then costs NATS the read alone. `facts_later`: the stream's, from a
+    STREAM.INFO the caller has asked and the read need not wait for (`_read_beside_info`)."""
     limit = max(1, min(limit, max(PAGE_SIZES)))
     subject = subject.strip() or None if subject else None
     q = q or None
     backward = position.seek in ("last", "before")
     start_seq = position.seq if position.seek in ("seq", "before") else None
-    read = browse(
-        client,
-        stream,
-        start_seq=start_seq,
-        start_time=position.time if position.seek == "time" else None,
-        subject=subject,
-        direction="backward" if backward else "forward",
-        limit=limit,
-        q=q,
-        max_scan=max_scan,
-        page_bytes=page_bytes,
-        batch_bytes=batch_bytes,
-        facts=facts,
-    )
-    if facts is None:
+
+    def read(given: StreamFacts | None) -> Coroutine[Any, Any, StoredPage]:
+        return browse_stored(
+            client,
+            stream,
+            start_seq=start_seq,
+            start_time=position.time if position.seek == "time" else None,
+            subject=subject,
+            direction="backward" if backward else "forward",
+            limit=limit,
+            q=q,
+            max_scan=max_scan,
+            page_bytes=page_bytes,
+            batch_bytes=batch_bytes,
+            facts=given,
+        )
+
+    if facts_later is not None:
+        known, page = await _read_beside_info(stream, facts_later, read, speculate=not backward)
+    elif facts is None:
         # The stream's figures for the links, asked alongside the read: no extra round trip.
-        known, page = await asyncio.gather(stream_facts(client, stream), read)
+        known, page = await asyncio.gather(stream_facts(client, stream), read(None))
     else:
-        known, page = facts, await read
+        known, page = facts, await read(facts)
     facts = known
     last = max([facts.last_seq, *(m.seq for m in page.messages)])
     found = list(reversed(page.messages)) if backward else page.messages
@@ -287,6 +332,45 @@ async def message_page(
     )
 
 
+# What a read started before the stream's INFO answered assumes: direct gets (most streams
+# allow them), the stream starting at 1, and no last sequence yet (fixed up afterwards).
+_UNKNOWN_LAST = 2**63
+
+
+async def _read_beside_info(
+    stream: str,
+    facts_later: Awaitable[StreamFacts],
+    read: Callable[[StreamFacts | None], Coroutine[Any, Any, StoredPage]],
+    *,
+    speculate: bool,
+) -> tuple[StreamFacts, StoredPage]:
+    """The facts and the page, the read overlapping the INFO request: a forward read starts
+    at once as direct gets, which is what NATS answers when the stream allows them. A stream
+    without direct gets answers that read with "no responders"; it is then read again with
+    MSG.GET. A backward read needs the stream's last sequence: it waits for the facts."""
+    if not speculate:
+        known = await facts_later
+        return known, await read(known)
+    guess = StreamFacts(stream, True, 0, _UNKNOWN_LAST, [], 0)
+    early = asyncio.ensure_future(read(guess))
+    early.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, if unused
+    try:
+        known = await facts_later
+    except BaseException:
+        early.cancel()
+        raise
+    if not known.allow_direct:
+        early.cancel()
+        return known, await read(known)
+    try:
+        page = await early
+    except (Unavailable, Invalid):
+        return known, await read(known)  # the same read knowing the facts: its own answer
+    if page.next_seq is not None and page.next_seq - 1 >= known.last_seq:
+        page.next_seq = None  # the guess had no last sequence: read up to it, nothing after
+    return known, page
+
+
 @dataclass
 class MessageView:
     """One message's page: its headers (NATS' own marked, repeats kept), its payload in the
@@ -309,18 +393,19 @@ async def message_view(
 ) -> MessageView:
     """The message at `seq` (NotFound when deleted or beyond the stream). Its payload is
     rendered from the first 64 KiB unless `full`."""
-    m = await get_message(client, stream, seq)
-    data = base64.b64decode(m.data) if full else _prefix(m, min(m.size, SHOWN_BYTES + 1))
+    m = await get_one(client, stream, {"seq": seq})  # bytes: no base64 round trip
+    size = len(m.data)
+    data = m.data if full else m.data[: SHOWN_BYTES + 1]
     shown = payload_view(data, fmt=fmt, full=full)
-    shown.size = m.size
-    shown.truncated = shown.shown < m.size
+    shown.size = size
+    shown.truncated = shown.shown < size
     return MessageView(
         stream=stream,
         seq=m.seq,
         subject=m.subject,
         time=m.time,
         epoch_ms=epoch_ms(m.time),
-        size=m.size,
+        size=size,
         headers=header_rows(m.headers),
         payload=shown,
         command=nats_get_command(stream, m.seq),

@@ -392,6 +392,10 @@ def one_line(text: str, limit: int = PREVIEW_CHARS) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
+# One encoder for every preview (json.dumps with options builds a new one each call).
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 @dataclass(frozen=True, slots=True)
 class Preview:
     format: Format
@@ -405,8 +409,7 @@ def preview(prefix: bytes, size: int, limit: int = PREVIEW_CHARS) -> Preview:
     truncated = len(prefix) < size
     chosen, _ = detect(prefix, truncated=truncated)
     if chosen.decoded:
-        compact = json.dumps(chosen.value, ensure_ascii=False, separators=(",", ":"))
-        return Preview(chosen.format, one_line(compact, limit))
+        return Preview(chosen.format, one_line(_compact_json(chosen.value), limit))
     if chosen.format == "text":
         text = chosen.text or ""
         if truncated and text[:1] in "{[":

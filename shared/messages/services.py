@@ -9,6 +9,7 @@ import io
 import json
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import msgspec
 
@@ -54,6 +55,16 @@ def _matches(stored: StoredMessage, needle: bytes | None) -> bool:
     return needle is None or needle in stored.data
 
 
+@dataclass
+class StoredPage:
+    """A page as read, before the API's encoding: payloads are bytes (`browse` turns them
+    into `Message`s; the console makes its rows from the bytes, never from base64)."""
+
+    messages: list[StoredMessage]
+    next_seq: int | None
+    scanned: int
+
+
 async def browse(
     client: ClusterClient,
     stream: str,
@@ -76,6 +87,44 @@ async def browse(
     Memory is bounded whatever the payload size: a page holds at most `page_bytes` of
     payload (at least one message; `next_seq` continues), and NATS is read a batch of at
     most `batch_bytes` at a time."""
+    page = await browse_stored(
+        client,
+        stream,
+        start_seq=start_seq,
+        start_time=start_time,
+        subject=subject,
+        direction=direction,
+        limit=limit,
+        q=q,
+        max_scan=max_scan,
+        page_bytes=page_bytes,
+        batch_bytes=batch_bytes,
+        facts=facts,
+    )
+    return MessagePage(
+        messages=[to_message(m) for m in page.messages],
+        next_seq=page.next_seq,
+        scanned=page.scanned,
+    )
+
+
+async def browse_stored(
+    client: ClusterClient,
+    stream: str,
+    *,
+    start_seq: int | None = None,
+    start_time: str | None = None,
+    subject: str | None = None,
+    direction: Direction = "forward",
+    limit: int = 100,
+    q: str | None = None,
+    max_scan: int | None = None,
+    page_bytes: int = PAGE_BYTES,
+    batch_bytes: int = BATCH_BYTES,
+    facts: StreamFacts | None = None,
+) -> StoredPage:
+    """`browse`, with the payloads left as the bytes NATS sent (in the order `browse` gives
+    them: newest first when reading backward)."""
     start_time = rfc3339(start_time)
     facts = facts or await stream_facts(client, stream)
     needle = q.encode() if q else None
@@ -85,7 +134,7 @@ async def browse(
             client, facts, start_seq, start_time, subject, limit, needle, max_scan,
             page_bytes, batch_bytes,
         )  # fmt: skip
-    found: list[Message] = []
+    found: list[StoredMessage] = []
     scanned, last_seq, size = 0, None, 0
     budget = max_scan if needle else limit
     async for stored in read_forward(
@@ -100,14 +149,14 @@ async def browse(
         scanned += 1
         last_seq = stored.seq
         if _matches(stored, needle):
-            found.append(to_message(stored))
+            found.append(stored)
             size += len(stored.data)
         if len(found) >= limit or scanned >= budget or size >= page_bytes:
             break
     else:
-        return MessagePage(messages=found, next_seq=None, scanned=scanned)
+        return StoredPage(messages=found, next_seq=None, scanned=scanned)
     more = last_seq is not None and last_seq < facts.last_seq
-    return MessagePage(
+    return StoredPage(
         messages=found, next_seq=last_seq + 1 if more and last_seq else None, scanned=scanned
     )
 
@@ -137,7 +186,7 @@ async def _browse_backward(
     max_scan: int,
     page_bytes: int,
     batch_bytes: int,
-) -> MessagePage:
+) -> StoredPage:
     """Newest first from `start_seq` (or the last message): windows read forward, each twice
     the last (up to MAX_WINDOW), until the page is full, the scan budget is spent, or the
     stream's start. A window is never held whole: while it is read forward only the newest
@@ -146,7 +195,7 @@ async def _browse_backward(
         start_seq = await _start_seq_at(client, facts, start_time, subject)
     hi = min(start_seq or facts.last_seq, facts.last_seq)
     first = max(facts.first_seq, 1)
-    found: list[Message] = []
+    found: list[StoredMessage] = []
     scanned, window, size = 0, max(limit, 16), 0
     budget = max_scan if needle else max(limit * 64, 4096)
     while hi >= first and len(found) < limit and scanned < budget and size < page_bytes:
@@ -176,17 +225,17 @@ async def _browse_backward(
                 dropped = True
         scanned += hi - lo + 1
         for stored in reversed(kept):
-            found.append(to_message(stored))
+            found.append(stored)
             size += len(stored.data)
         if dropped or len(found) >= limit or size >= page_bytes:
             oldest = kept[0].seq
-            return MessagePage(
+            return StoredPage(
                 messages=found,
                 next_seq=oldest - 1 if oldest - 1 >= first else None,
                 scanned=scanned,
             )
         hi, window = lo - 1, min(window * 2, MAX_WINDOW)
-    return MessagePage(messages=found, next_seq=hi if hi >= first else None, scanned=scanned)
+    return StoredPage(messages=found, next_seq=hi if hi >= first else None, scanned=scanned)
 
 
 async def get_message(client: ClusterClient, stream: str, seq: int) -> Message:

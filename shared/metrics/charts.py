@@ -28,7 +28,7 @@ from shared import errors
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.metrics.clickhouse import ClickHouse
-from shared.metrics.queries import Resolution, SeriesQuery, choose_resolution, read_series
+from shared.metrics.queries import Resolution, SeriesQuery, choose_resolution, read_points
 from shared.metrics.targets import cluster_id_of
 
 RANGES = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000}
@@ -165,30 +165,21 @@ def short(value: float | int | None, digits: int = 4) -> float | int | None:
     return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
 
 
-def _epoch_of(iso: str, cache: dict[str, int]) -> int:
-    """`2026-01-31T12:00:00Z` → epoch seconds (each distinct time parsed once)."""
-    epoch = cache.get(iso)
-    if epoch is None:
-        epoch = cache[iso] = int(datetime.fromisoformat(iso).timestamp())
-    return epoch
-
-
 def _columns(
     xs: list[int],
     index: dict[int, int],
     points: dict[str, list[list[Any]]],
     names: Iterable[str],
-    cache: dict[str, int],
 ) -> dict[str, list[Any]]:
-    """`[[iso time, value], …]` series (present buckets only) → columns over the grid `xs`
-    (`index`: epoch → position), null where a bucket has no point."""
+    """`[[epoch seconds, value], …]` series (present buckets only) → columns over the grid
+    `xs` (`index`: epoch → position), null where a bucket has no point."""
     out: dict[str, list[Any]] = {}
     for name in names:
         column: list[Any] = [None] * len(xs)
         for t, value in points.get(name, []):
-            i = index.get(_epoch_of(t, cache))
+            i = index.get(t)
             if i is not None:
-                column[i] = short(value)
+                column[i] = value if type(value) is int else short(value)  # ints stay exact
         out[name] = column
     return out
 
@@ -244,7 +235,7 @@ def _document(
     }
 
 
-# ---- streams and consumers (on queries.read_series) -----------------------------------------
+# ---- streams and consumers (on queries.read_points) -----------------------------------------
 
 
 async def object_chart(
@@ -269,17 +260,16 @@ async def object_chart(
         start=rng.start,
         end=rng.end,
     )
-    got = await read_series(ch, query, raw_interval)
+    got = await read_points(ch, query, raw_interval)  # times as epoch seconds: no parsing
     step = int(got["step_seconds"])
     xs = grid(rng.start, rng.end, step)
     # A bucket holds a sample when the always-written gauge has a point there.
     presence = got["series"]["total_lag" if consumer is not None else "consumers"]
     index = {x: i for i, x in enumerate(xs)}
-    cache: dict[str, int] = {}
-    columns = _columns(xs, index, got["series"], units, cache)
+    columns = _columns(xs, index, got["series"], units)
     present = [False] * len(xs)
     for t, _ in presence:
-        i = index.get(_epoch_of(t, cache))
+        i = index.get(t)
         if i is not None:
             present[i] = True
     _drop_after_gaps(columns, present)

@@ -11,6 +11,7 @@ samples they come from: never negative, and equal across resolutions over the sa
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,6 +105,24 @@ def parse_series(value: str | None, consumer: bool) -> tuple[str, ...]:
 
 async def read_series(ch: ClickHouse, q: SeriesQuery, raw_interval: int) -> dict[str, Any]:
     """`{step_seconds, series: {name: [[time, value], ...]}}`; a series without data is []."""
+    got = await read_points(ch, q, raw_interval)
+    iso: dict[int, str] = {}  # each bucket's time formatted once, whatever the series
+
+    def at(t: int) -> str:
+        text = iso.get(t)
+        if text is None:
+            text = iso[t] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        return text
+
+    return {
+        "step_seconds": got["step_seconds"],
+        "series": {n: [[at(t), v] for t, v in points] for n, points in got["series"].items()},
+    }
+
+
+async def read_points(ch: ClickHouse, q: SeriesQuery, raw_interval: int) -> dict[str, Any]:
+    """`read_series` with each point's time in epoch seconds (an int) rather than RFC 3339:
+    what the console's charts lay on their grid, without formatting and parsing times."""
     if q.end <= q.start:
         raise errors.Invalid("`from` must be before `to`", code="invalid_range")
     res = choose_resolution((q.end - q.start).total_seconds(), q.step, raw_interval)
@@ -116,6 +135,11 @@ async def read_series(ch: ClickHouse, q: SeriesQuery, raw_interval: int) -> dict
 async def _fetch(
     ch: ClickHouse, q: SeriesQuery, res: Resolution, columns: dict[str, str]
 ) -> list[tuple[Any, ...]]:
+    """Rows `(bucket start, last sample, *values)`, times in epoch seconds, oldest first.
+
+    Without `q.account` the account is the one of the latest sample, chosen from the same
+    rows (grouped by account too) rather than by a subquery over the object's whole history:
+    an account with a sample in the range is always later than one without."""
     consumer = q.consumer is not None
     table = ("consumer_samples" if consumer else "stream_samples") + res.table_suffix
     raw = res.table_suffix == ""
@@ -134,28 +158,23 @@ async def _fetch(
         "org_id = {org:String} AND cluster_id = {cluster:String} AND stream = {stream:String}"
         + (" AND consumer = {consumer:String}" if consumer else "")
     )
-    window = (
-        f"{time_col} >= toDateTime({{start:UInt32}}, 'UTC')"
-        f" AND {time_col} < toDateTime({{end:UInt32}}, 'UTC')"
+    chosen = q.account is not None
+    where = (
+        labels
+        + (" AND account = {account:String}" if chosen else "")
+        + f" AND {time_col} >= toDateTime({{start:UInt32}}, 'UTC')"
+        + f" AND {time_col} < toDateTime({{end:UInt32}}, 'UTC')"
     )
-    # The account of the latest sample in the window (the same as the latest before its end
-    # whenever the window has any sample, and without one there is nothing to show): reading
-    # only the window, not the stream's whole history, on every chart request.
-    account = (
-        "{account:String}"
-        if q.account is not None
-        else f"(SELECT argMax(account, ({time_col}, account)) FROM {ch.database}.{table} "  # noqa: S608 (our names)
-        f"WHERE {labels} AND {window})"
-    )
-    where = f"{labels} AND account = {account} AND {window}"
     # One step before `from` seeds the first rate.
     start = _floor(q.start, res.step_seconds) - timedelta(seconds=res.step_seconds)
+    bucket = f"toUnixTimestamp(toStartOfInterval({time_col}, INTERVAL {res.step_seconds} SECOND))"
     sql = (
-        f"SELECT toStartOfInterval({time_col}, INTERVAL {res.step_seconds} SECOND) AS t, "  # noqa: S608 (names are our constants)
-        f"{last}, {', '.join(values)} FROM {ch.database}.{table} WHERE {where} "
-        "GROUP BY t ORDER BY t"
+        f"SELECT {bucket} AS t, toUnixTimestamp({last}), "  # noqa: S608 (names are our constants)
+        + ("" if chosen else f"account, toUnixTimestamp(max({time_col})), ")
+        + f"{', '.join(values)} FROM {ch.database}.{table} WHERE {where} "
+        + ("GROUP BY t ORDER BY t" if chosen else "GROUP BY t, account ORDER BY t, account")
     )
-    return await ch.query(
+    rows = await ch.query(
         sql,
         {
             "org": q.org_id,
@@ -167,20 +186,16 @@ async def _fetch(
             "end": math.ceil(q.end.timestamp()),
         },
     )
+    if chosen:
+        return rows
+    # (t, last, account, newest, *values): the latest sample's account, as argMax(account,
+    # (time, account)) over the object would choose it; its rows without those two columns.
+    latest = max(((row[3], row[2]) for row in rows), default=None)
+    return [(row[0], row[1], *row[4:]) for row in rows if latest and row[2] == latest[1]]
 
 
 def _floor(moment: datetime, step: int) -> datetime:
     return datetime.fromtimestamp(int(moment.timestamp()) // step * step, UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _seconds(moment: datetime) -> float:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def _rate(prev: tuple[float, float] | None, now: tuple[float, float]) -> float | None:
@@ -192,53 +207,66 @@ def _rate(prev: tuple[float, float] | None, now: tuple[float, float]) -> float |
 def _derive(
     q: SeriesQuery, rows: list[tuple[Any, ...]], names: list[str]
 ) -> dict[str, list[list[Any]]]:
+    """`[[epoch seconds, value], ...]` per series from `_fetch`'s rows (`names`: their value
+    columns, in order; a consumer's time lag follows them)."""
     out: dict[str, list[list[Any]]] = {n: [] for n in (*STREAM_SERIES, *CONSUMER_SERIES)}
-    floor = _floor(q.start, 1)
-    prev: dict[str, tuple[float, float]] = {}
-    prev_lag: tuple[float, float] | None = None
-    for row in rows:
-        bucket, last = row[0], _seconds(row[1])
-        values = dict(zip(names, row[2 : 2 + len(names)], strict=True))
-        visible = (bucket if bucket.tzinfo else bucket.replace(tzinfo=UTC)) >= floor
-        t = _iso(bucket)
-        rates: dict[str, float | None] = {}
+    floor = int(q.start.timestamp())
+    at = {name: 2 + i for i, name in enumerate(names)}  # a value's position in a row
+    gauges = [
+        (out[name], at[name])
+        for name in (
+            "messages",
+            "bytes",
+            "consumers",
+            "num_pending",
+            "num_ack_pending",
+            "num_redelivered",
+            "num_waiting",
+        )
+        if name in at
+    ]
+    # Running totals → rates: (its position, the rate's points); prev: (time, total) each.
+    totals = [
+        (at[total], out[rate_name])
         for total, rate_name in (
             ("ingested_total", "ingest_rate"),
             ("delivered_total", "delivered_rate"),
             ("acked_total", "ack_rate"),
-        ):
-            if total in values:
-                point = (last, float(values[total]))
-                rates[rate_name] = _rate(prev.get(total), point)
-                prev[total] = point
-        lag_point = None
-        if q.consumer is not None:
-            lag = float(values["num_pending"] + values["num_ack_pending"])
-            lag_point = (last, lag)
+        )
+        if total in at
+    ]
+    prev: list[tuple[float, float] | None] = [None] * len(totals)
+    consumer = q.consumer is not None
+    if consumer:
+        pending, acking, lag_at = at["num_pending"], at["num_ack_pending"], 2 + len(names)
+        total_lag, time_lags, drains = (
+            out["total_lag"],
+            out["time_lag_seconds"],
+            out["time_to_drain_seconds"],
+        )
+    prev_lag: tuple[float, float] | None = None
+    for row in rows:
+        t, last = int(row[0]), float(row[1])
+        visible = t >= floor
+        for k, (position, points) in enumerate(totals):
+            point = (last, float(row[position]))
+            rate = _rate(prev[k], point)
+            prev[k] = point
+            if visible and rate is not None:
+                points.append([t, rate])
         if visible:
-            for name in (
-                "messages",
-                "bytes",
-                "consumers",
-                "num_pending",
-                "num_ack_pending",
-                "num_redelivered",
-                "num_waiting",
-            ):
-                if name in values:
-                    out[name].append([t, int(values[name])])
-            for rate_name, rate in rates.items():
-                if rate is not None:
-                    out[rate_name].append([t, rate])
-            if lag_point is not None:
-                out["total_lag"].append([t, int(lag_point[1])])
-                time_lag = row[2 + len(names)]
+            for points, position in gauges:
+                points.append([t, int(row[position])])
+        if consumer:
+            lag_point = (last, float(row[pending] + row[acking]))
+            if visible:
+                total_lag.append([t, int(lag_point[1])])
+                time_lag = row[lag_at]
                 if time_lag is not None and not math.isnan(time_lag):
-                    out["time_lag_seconds"].append([t, float(time_lag)])
+                    time_lags.append([t, float(time_lag)])
                 drain = _time_to_drain(prev_lag, lag_point)
                 if drain is not None:
-                    out["time_to_drain_seconds"].append([t, drain])
-        if lag_point is not None:
+                    drains.append([t, drain])
             prev_lag = lag_point
     return out
 

@@ -53,5 +53,7 @@ async def collection_target(backends: Backends, cluster_id: str) -> CollectTarge
 
 
 async def cluster_id_of(backends: Backends, org_id: uuid.UUID, name: str) -> str:
-    """The id of the organization's cluster `name` (NotFound when there is none)."""
+    """The id of the organization's cluster `name` (NotFound when there is none), resolved
+    as every request resolves its cluster (cached per process, kept honest by the clusters'
+    epoch: clusters.connect.cluster_target), so a chart costs no database read."""
     return str((await cluster_target(backends, org_id, name)).id)

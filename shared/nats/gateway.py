@@ -221,6 +221,7 @@ class ClusterClient:
         self._batches[token] = pending
         met, checked = False, 0
         try:
+            sent = time.monotonic()  # each reply's round trip counts from here
             await self._publish(subject, payload, reply=inbox)
             while not pending.done.done():
                 if until is not None and ends is None:
@@ -245,7 +246,7 @@ class ClusterClient:
         finally:
             self._batches.pop(token, None)
         return [
-            ServerReply(msg.data, at - started)
+            ServerReply(msg.data, at - sent)
             for msg, at in zip(pending.replies, pending.arrived_at, strict=True)
             if not _is_status(msg)
         ]
@@ -292,6 +293,16 @@ class ClusterClient:
                 extra={"cluster": self.label},
             )
         return msg
+
+    async def rtt(self) -> float:
+        """Seconds of one PING/PONG with the server the connection is on."""
+        self.last_used = time.monotonic()
+        try:
+            return float(await self.nc.rtt(timeout=max(1, round(self.timeout))))
+        except (TimeoutError, NatsTimeout):
+            raise self._unavailable_for_timeout(self.timeout) from None
+        except nats.errors.ConnectionClosedError:
+            raise self._closed() from None
 
     async def request_raw(
         self,

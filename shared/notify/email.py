@@ -78,7 +78,9 @@ class EmailChannel:
             raise DeliveryError(f"SMTP refused the recipients: {exc}", permanent=True) from None
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(
-                f"SMTP authentication failed ({exc.code})", permanent=True
+                f"SMTP authentication failed ({exc.code}: {str(exc.message)[:200]})",
+                permanent=True,
+                status_code=exc.code,
             ) from None
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(
@@ -86,8 +88,17 @@ class EmailChannel:
                 permanent=500 <= exc.code < 600,
                 status_code=exc.code,
             ) from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
+        except (
+            aiosmtplib.SMTPTimeoutError,
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            OSError,
+        ) as exc:
             raise DeliveryError(
                 f"SMTP: {type(exc).__name__}: {exc}"[:300], permanent=False
             ) from None
+        except aiosmtplib.SMTPException as exc:
+            # The server lacks what the settings ask for (AUTH, STARTTLS, SMTPUTF8): it will
+            # not heal by retrying, the settings have to change.
+            raise DeliveryError(f"SMTP: {exc}"[:300], permanent=True) from None
         return SendResult(250)

@@ -16,6 +16,7 @@ a row; the channel shows it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import uuid
@@ -114,8 +115,17 @@ async def deliver(
     error: DeliveryError | None = None
     status: int | None = None
     try:
-        result = await channel_for(config.kind, settings).send(outgoing, config)
+        # A call never outlives its claim: past `stale_after_seconds` the sweeper would hand
+        # the delivery to another worker while this one still talks to the endpoint.
+        async with asyncio.timeout(send_deadline(settings.notify)):
+            result = await channel_for(config.kind, settings).send(outgoing, config)
         status = result.status_code
+    except TimeoutError:
+        error = DeliveryError(
+            f"no answer within {send_deadline(settings.notify):g} s "
+            "(JETDECK_NOTIFY_STALE_AFTER_SECONDS / 2)",
+            permanent=False,
+        )
     except DeliveryError as exc:
         error = exc
         status = exc.status_code
@@ -123,6 +133,12 @@ async def deliver(
         log.exception("channel %s failed unexpectedly", config.kind)
         error = DeliveryError(f"internal error: {type(exc).__name__}", permanent=True)
     return await _record(backends, key, attempt_id, attempts, error, status, retry)
+
+
+def send_deadline(settings: NotifySettings) -> float:
+    """Seconds one call may take in all (connects, redirects, reads): half the time after
+    which the sweeper takes a claim back, so a live call is never sent twice at once."""
+    return settings.stale_after_seconds / 2
 
 
 async def _record(
@@ -140,6 +156,16 @@ async def _record(
         delivery = await session.get(Delivery, key, with_for_update=True)
         attempt = await session.get(DeliveryAttempt, attempt_id)
         if delivery is None or attempt is None:
+            return Outcome("skipped")
+        if attempt.finished_at is not None:
+            # The sweeper took the claim back meanwhile (the worker was frozen longer than
+            # `stale_after_seconds`). A success still counts if nobody has claimed it again;
+            # anything else belongs to whoever holds the delivery now.
+            if error is None and delivery.state == "pending":
+                attempt.outcome, attempt.finished_at, attempt.response_code = "sent", now, status
+                delivery.state, delivery.sent_at, delivery.last_error = "sent", now, None
+                delivery.response_code = status
+                return Outcome("sent", status_code=status)
             return Outcome("skipped")
         channel = await session.get(NotificationChannel, delivery.channel_id, with_for_update=True)
         assert channel is not None

@@ -77,9 +77,20 @@ class SlackChannel:
         answer = await http.request(
             "POST", channel.secrets["webhook_url"], self.settings.notify, json=body
         )
-        text = answer.body.decode("utf-8", "replace").strip()
-        if answer.status_code == 200 and text not in ("", "ok"):
-            # Slack answers 200 with an error word in a few cases; none of them heal alone.
-            raise DeliveryError(f"Slack answered: {text[:200]}", permanent=True, status_code=200)
+        status, reply = answer.status_code, answer.json()
+        if isinstance(reply, dict) and "ok" in reply:
+            # JSON (Slack's Web API style, or a Slack-compatible receiver): its error word.
+            if reply["ok"] is True and 200 <= status < 300:
+                return SendResult(status)
+            text = str(reply.get("error") or "not ok")
+            answer = http.Answer(status, answer.headers, text.encode())
+        else:
+            text = answer.body.decode("utf-8", "replace").strip()
+        if 200 <= status < 300 and text not in ("", "ok"):
+            # 200 with an error word (`invalid_token`, `{"ok": false, ...}`): none of them
+            # heals alone, so it is not retried.
+            raise DeliveryError(f"Slack answered: {text[:200]}", permanent=True, status_code=status)
+        # 4xx with the error word as the body (403 invalid_token, 404 no_service,
+        # 410 channel_is_archived: the channel is turned off) fail; 429 and 5xx are retried.
         http.raise_for_answer(answer, "Slack")
-        return SendResult(answer.status_code)
+        return SendResult(status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared.audit import record_change
@@ -31,12 +32,56 @@ def _clean(info: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
+# What the consumers of a stream sort by (`-key` for descending), each read from the info.
+SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "name": lambda i: str(i.get("name") or ""),
+    "pending": lambda i: int(i.get("num_pending") or 0),
+    "ack_pending": lambda i: int(i.get("num_ack_pending") or 0),
+    "redelivered": lambda i: int(i.get("num_redelivered") or 0),
+    "waiting": lambda i: int(i.get("num_waiting") or 0),
+    "last_active": lambda i: last_active(i),
+}
+
+
+def last_active(info: dict[str, Any]) -> str:
+    """When the consumer last delivered (else last saw an ack), as NATS' UTC time with its
+    fraction padded to nanoseconds so that the text sorts as the time does; "" for never."""
+    for block in ("delivered", "ack_floor"):
+        text = str((info.get(block) or {}).get("last_active") or "")
+        if text and not text.startswith("0001-"):
+            base, _, fraction = text.removesuffix("Z").partition(".")
+            return f"{base}.{fraction:0<9}"
+    return ""
+
+
+def _matches(info: dict[str, Any], needle: str) -> bool:
+    config = info.get("config") or {}
+    subjects = [*(config.get("filter_subjects") or []), config.get("filter_subject") or ""]
+    return needle in str(info.get("name") or "").lower() or any(
+        needle in s.lower() for s in subjects if s
+    )
+
+
 async def list_consumers(
-    client: ClusterClient, stream: str, *, offset: int = 0, limit: int = 100
+    client: ClusterClient,
+    stream: str,
+    *,
+    search: str | None = None,
+    sort: str = "name",
+    offset: int = 0,
+    limit: int = 100,
 ) -> tuple[list[dict[str, Any]], int]:
+    """A page of the stream's consumers (every `CONSUMER.LIST` page read), those whose name or
+    filter subject contains `search` (any case), sorted by a `SORTS` key (`-` descending; ties
+    by name), and the total that matched. An unknown sort is by name."""
     # An unknown stream is 404 (stream_not_found), not an empty list: CONSUMER.LIST says so.
     items = [_clean(i) async for i in client.js_paged(f"CONSUMER.LIST.{stream}", "consumers")]
-    items.sort(key=lambda i: str(i.get("name")))
+    if search:
+        needle = search.lower()
+        items = [i for i in items if _matches(i, needle)]
+    key = SORTS.get(sort.removeprefix("-"), SORTS["name"])
+    items.sort(key=SORTS["name"])
+    items.sort(key=key, reverse=sort.startswith("-") and sort.removeprefix("-") in SORTS)
     return items[offset : offset + limit], len(items)
 
 

@@ -207,6 +207,8 @@ async def test_the_overview_shows_every_server_and_the_meta_leader_with_system_c
     )
     assert all(p["current"] for p in peers)
     assert "limits" in overview["jetstream"]
+    # Each server's round trip: how long its reply to the VARZ ping took.
+    assert all(isinstance(s["rtt_ms"], float) and s["rtt_ms"] > 0 for s in overview["servers"])
 
 
 async def test_the_overview_without_system_credentials_shows_what_the_account_sees(
@@ -217,6 +219,7 @@ async def test_the_overview_without_system_credentials_shows_what_the_account_se
     overview = (await client.get(f"{ORG_PATH}/prod/overview", headers=admin)).json()
     assert overview["source"] == "account"
     assert overview["servers"][0]["version"]
+    assert overview["servers"][0]["rtt_ms"] > 0  # a PING/PONG with the server
     assert overview["jetstream"]["usage"]["streams"] == 0
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from shared.accounts.models import Invitation
 from shared.accounts.users import deactivate_user
+from shared.audit.trail import list_events
 from shared.db.base import utcnow
 from tests.fixtures.accounts import PASSWORD, Accounts
 
@@ -258,3 +259,45 @@ async def test_accepting_an_invitation_when_already_a_member_is_a_conflict(
     members = await client.get("/api/v1/orgs/acme/members", headers=admin)
     roles = {m["email"]: m["role"] for m in members.json()["items"]}
     assert roles["known@example.com"] == "editor"
+
+
+async def test_pending_invitations_are_listed_for_admins_and_revoked_while_pending(
+    client, auth_headers, accounts
+) -> None:
+    admin, owner = await auth_headers("admin"), await auth_headers("owner")
+    base = "/api/v1/orgs/acme/invitations"
+    token = (await _invite(client, admin, "new@example.com")).json()["token"]
+    boss = await _invite(client, owner, "boss@example.com", "owner")
+    used = (await _invite(client, admin, "used@example.com")).json()["token"]
+    body = {"name": "Used", "password": PASSWORD}
+    assert (await client.post(f"/api/v1/invitations/{used}/accept", json=body)).status_code == 200
+
+    listed = await client.get(base, headers=admin)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert listed.json()["total"] == 2  # the accepted one is not pending
+    assert [(i["email"], i["role"], i["invited_by"]["email"]) for i in items] == [
+        ("boss@example.com", "owner", "owner@acme.test"),  # newest first
+        ("new@example.com", "editor", "admin@acme.test"),
+    ]
+    assert token not in listed.text and "token" not in items[0]
+    assert (await client.get(base, headers=await auth_headers("viewer"))).status_code == 403
+
+    above = await client.delete(f"{base}/{boss.json()['id']}", headers=admin)
+    assert above.status_code == 403 and above.json()["code"] == "role_above_yours"
+    new_id = items[1]["id"]
+    assert (await client.delete(f"{base}/{new_id}", headers=admin)).status_code == 204
+    accept = await client.post(
+        f"/api/v1/invitations/{token}/accept", json={"name": "N", "password": PASSWORD}
+    )
+    assert accept.status_code == 404 and accept.json()["code"] == "invitation_not_found"
+    again = await client.delete(f"{base}/{new_id}", headers=admin)
+    assert again.status_code == 404 and again.json()["code"] == "invitation_not_found"
+    assert [i["email"] for i in (await client.get(base, headers=admin)).json()["items"]] == [
+        "boss@example.com"
+    ]
+    org = await accounts.make_org("acme")
+    (event,) = (await list_events(accounts.db, org.id, action="invitation.revoke")).items
+    assert event.target == f"invitation:{new_id}" and event.actor.label == "admin@acme.test"
+    assert event.diff["before"] == {"email": "new@example.com", "role": "editor"}
+    assert event.diff["after"] is None

@@ -427,3 +427,33 @@ async def test_email_pagerduty_and_telegram_channels_keep_their_secrets_write_on
             assert hidden not in page and "(set)" in page, kind
     listing = (await client.get(f"{ORG}/settings/channels", headers=HTML)).text
     assert all(f">{kind}</a>" in listing for kind in ("email", "pagerduty", "telegram"))
+
+
+async def test_a_channel_whose_endpoint_refuses_shows_the_error_on_its_page_and_the_list(
+    client, make_user, receiver
+):
+    token = await _sign_in(client, make_user, "admin")
+    receiver.script("/slack/", [(200, {}, b'{"ok":false,"error":"invalid_token"}')])
+    made = await client.post(
+        f"{ORG}/settings/channels",
+        data={
+            "csrf_token": token,
+            "kind": "slack",
+            "name": "team",
+            "config.webhook_url": f"{receiver.url}/slack/T0/B0/X",
+        },
+        headers=HTML,
+    )
+    assert made.status_code == 303, made.text
+    path = made.headers["location"]
+
+    tested = await client.post(f"{path}/test", data={"csrf_token": token}, headers=HTML)
+    assert "Test failed (200): Slack answered: invalid_token" in tested.text
+    assert len(receiver.on("/slack/")) == 1
+    page = (await client.get(path, headers=HTML)).text
+    last_error = re.search(r"<dt>Last error</dt><dd>(.*?)</dd>", page, re.S)
+    assert last_error is not None and "Slack answered: invalid_token" in last_error.group(1)
+    assert (
+        "Slack answered: invalid_token"
+        in (await client.get(f"{ORG}/settings/channels", headers=HTML)).text
+    )

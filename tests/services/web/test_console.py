@@ -11,8 +11,8 @@ from typing import Any
 
 from services.web.assets import asset
 from services.web.console import form_errors
-from services.web.formatting import duration, human_bytes, number, reltime
-from shared.errors import Invalid
+from services.web.formatting import duration, human_bytes, milliseconds, number, reltime
+from shared.errors import Conflict, Invalid
 from shared.nats.errors import domain_error
 from tests.fixtures.accounts import web_login
 from tests.services.api.test_metrics import collect
@@ -61,6 +61,22 @@ async def test_the_shell_has_landmarks_switchers_and_breadcrumbs(client, make_us
     assert '<main id="main"' in page
     assert 'href="/orgs/globex"' in page and 'href="/orgs/acme" aria-current="true"' in page
     assert "Sign out" in page and 'hx-headers=\'{"X-CSRF-Token"' in page
+
+
+async def test_a_cluster_registered_after_a_page_was_served_is_in_the_next_pages_switcher(
+    client, make_user, register_cluster, nats_server
+) -> None:
+    # The top bar's lists are reused for a few seconds, but not past a write of this process.
+    def switcher(page: str) -> str:
+        menu = page.split('<span class="switcher-label">Cluster</span>', 1)[1]
+        return menu.split("</details>")[0]
+
+    await _sign_in(client, make_user)
+    first = (await client.get("/orgs/acme/clusters", headers=HTML)).text
+    assert "/orgs/acme/clusters/second" not in switcher(first)
+    await register_cluster(nats_server, "second")
+    again = (await client.get("/orgs/acme/clusters", headers=HTML)).text
+    assert 'href="/orgs/acme/clusters/second"' in switcher(again)
 
 
 async def test_another_organizations_dashboard_is_not_found(client, make_user) -> None:
@@ -151,6 +167,10 @@ def test_a_nats_refusal_shows_its_description_beside_the_field_it_concerns() -> 
     assert form_errors(exc) == {"__all__": "stream name already in use"}
     named = Invalid("That seed is not an nkey seed.", extra={"field": "auth.seed"})
     assert form_errors(named) == {"auth.seed": "That seed is not an nkey seed."}
+    # `codes`: the field an error's code concerns, when the error names none itself.
+    member = Conflict("a@example.com is already a member.", code="already_member")
+    assert form_errors(member, codes={"already_member": "email"}) == {"email": member.detail}
+    assert form_errors(named, codes={"invalid": "other"}) == {"auth.seed": named.detail}
 
 
 def test_numbers_bytes_durations_and_times_read_like_a_person_writes_them() -> None:
@@ -158,6 +178,7 @@ def test_numbers_bytes_durations_and_times_read_like_a_person_writes_them() -> N
     assert human_bytes(3 * 1024**3) == "3.0 GiB"
     assert number(1234567) == "1,234,567" and number(None) == "—"
     assert duration(45) == "45s" and duration(7500) == "2h 5m" and duration(90061) == "1d 1h"
+    assert milliseconds(0.4321) == "0.4 ms" and milliseconds(1234.4) == "1,234 ms"
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert reltime(now - timedelta(minutes=3), now) == "3m ago"
     assert reltime(now + timedelta(hours=2), now) == "in 2h"

@@ -1,7 +1,8 @@
 """The admin pages in a real browser: an owner registers the test cluster after testing the
-connection, opens it, invites a member, creates and revokes an API key, and finds those
-changes on the audit log; a viewer sees the same pages without a control. Every page is
-checked with axe-core, and no console error or failed request may happen."""
+connection, opens it (each server with its RTT), invites a member and revokes the pending
+invitation, creates and revokes an API key, and finds those changes on the audit log; a
+viewer sees the same pages without a control, and POSTs forged from its session get 403.
+Every page is checked with axe-core, and no console error or failed request may happen."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ async def test_an_owner_registers_a_cluster_manages_access_and_reads_the_audit_l
     await page.wait_for_url(f"{console.base}/orgs/acme/clusters/main")
     assert await page.get_by_role("heading", name="JetStream account usage").is_visible()
     assert await page.get_by_role("heading", name="Servers", exact=True).is_visible()
+    server = page.locator("#cluster_live").get_by_role("row", name=re.compile(r"reachable"))
+    assert re.search(r"reachable\s+\d[\d.,]* ms\s", await server.first.inner_text())  # RTT
     await assert_accessible(page, "cluster page")
     await screenshot(page, "cluster")
     await console.goto("/orgs/acme/clusters")
@@ -70,6 +73,10 @@ async def test_an_owner_registers_a_cluster_manages_access_and_reads_the_audit_l
     await assert_accessible(page, "accept an invitation")
     await console.goto("/orgs/acme/settings/members")
     assert await page.get_by_label("Invitation link").count() == 0  # shown once
+    pending = page.get_by_role("row", name=re.compile(r"^new@acme\.test editor owner@acme\.test"))
+    assert await pending.is_visible()  # pending: who invited, sent, expires
+    await page.get_by_role("button", name="Revoke the invitation of new@acme.test").click()
+    await page.get_by_role("heading", name="0 pending invitations").wait_for()
 
     await page.get_by_role("link", name="API keys").click()
     await page.wait_for_url(f"{console.base}/orgs/acme/settings/api-keys")
@@ -96,7 +103,13 @@ async def test_an_owner_registers_a_cluster_manages_access_and_reads_the_audit_l
     assert await table.get_by_role("rowheader", name="member.invite").count() == 0
     await assert_accessible(page, "audit log (filtered)")
     await console.goto("/orgs/acme/settings/audit")
-    for action in ("cluster.create", "member.invite", "api_key.create", "api_key.revoke"):
+    for action in (
+        "cluster.create",
+        "member.invite",
+        "invitation.revoke",
+        "api_key.create",
+        "api_key.revoke",
+    ):
         assert await page.get_by_role("rowheader", name=action).count() == 1, action
     await screenshot(page, "audit")
 
@@ -116,4 +129,21 @@ async def test_an_owner_registers_a_cluster_manages_access_and_reads_the_audit_l
     assert await vpage.get_by_role("button", name=re.compile("^Remove")).count() == 0
     assert await vpage.get_by_role("link", name="API keys").count() == 0
     assert await vpage.get_by_role("link", name="Audit log").count() == 0
+    assert await vpage.get_by_text("pending invitation").count() == 0
     await assert_accessible(vpage, "members (viewer)")
+
+    # The server decides: POSTs forged from the viewer's own session (its cookie and CSRF
+    # token) get 403, and nothing lands on the audit log.
+    token = str(await vpage.locator('meta[name="csrf-token"]').get_attribute("content"))
+    for path, form in (
+        ("/orgs/acme/settings/members", {"email": "forged@acme.test", "role": "viewer"}),
+        ("/orgs/acme/settings/api-keys", {"name": "forged", "role": "viewer"}),
+        ("/orgs/acme/clusters/main/delete", {"confirm": "main"}),
+    ):
+        forged = await vpage.request.post(
+            viewer.base + path, form={"csrf_token": token, **form}, max_redirects=0
+        )
+        assert forged.status == 403, path
+    await console.goto("/orgs/acme/settings/audit")
+    assert await page.get_by_text("viewer@acme.test").count() == 0
+    assert await page.get_by_role("rowheader", name="member.invite").count() == 1

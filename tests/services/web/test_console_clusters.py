@@ -283,6 +283,10 @@ async def test_with_system_credentials_the_cluster_page_shows_every_server_and_t
     assert len(names) == 3
     for name in names:
         assert f'<th scope="row">{name}</th>' in page.text
+    # Each server's round trip beside its version and state (the time its VARZ reply took).
+    assert ">RTT</abbr></th>" in page.text
+    rtts = re.findall(r'state-ok">reachable</span></td>\s*<td>([0-9.,]+) ms</td>', page.text)
+    assert len(rtts) == 3
     assert "Meta cluster" in page.text and "Leader <strong>" in page.text
     assert "JetStream storage" in page.text
     assert nats_cluster.system_password not in page.text

@@ -69,6 +69,50 @@ async def test_an_invitation_link_is_shown_once_and_opens_the_organization(
     assert "new@acme.test" in members.text
 
 
+async def test_pending_invitations_are_listed_and_a_revoked_link_stops_working(
+    client, app, make_user, accounts
+) -> None:
+    token = await _sign_in(client, make_user, "admin")
+    empty = await client.get(f"{SETTINGS}/members", headers=HTML)
+    assert "0 pending invitations" in empty.text
+    invited = await client.post(
+        f"{SETTINGS}/members",
+        data={"csrf_token": token, "email": "later@acme.test", "role": "viewer"},
+        headers=HTML,
+    )
+    link = LINK.search(invited.text)
+    assert link is not None
+    members = await client.get(f"{SETTINGS}/members", headers=HTML)
+    assert "1 pending invitation<" in members.text
+    row = re.search(r'<th scope="row">later@acme\.test</th>(.*?)</tr>', members.text, re.S)
+    assert row is not None
+    assert "<td>viewer</td>" in row.group(1) and "<td>admin@acme.test</td>" in row.group(1)
+    assert re.search(r'<time datetime="[^"]+"[^>]*>in \d', row.group(1))  # when it expires
+    assert link.group(2) not in members.text  # the link is never shown again
+    revoke = re.search(r'action="(/orgs/acme/settings/members/invitations/[^"]+)"', row.group(1))
+    assert revoke is not None
+
+    viewer_token = await _sign_in(client, make_user, "viewer")
+    seen = await client.get(f"{SETTINGS}/members", headers=HTML)
+    assert "pending invitation" not in seen.text and "later@acme.test" not in seen.text
+    forged = await client.post(revoke.group(1), data={"csrf_token": viewer_token}, headers=HTML)
+    assert forged.status_code == 403
+
+    token = await _sign_in(client, make_user, "admin")
+    revoked = await client.post(revoke.group(1), data={"csrf_token": token}, headers=HTML)
+    assert revoked.status_code == 303
+    assert "0 pending invitations" in (await client.get(f"{SETTINGS}/members", headers=HTML)).text
+    (event,) = await _events(accounts, action="invitation.revoke")
+    assert event.diff["before"] == {"email": "later@acme.test", "role": "viewer"}
+    again = await client.post(revoke.group(1), data={"csrf_token": token}, headers=HTML)
+    assert again.status_code == 422 and "No pending invitation" in again.text
+    async with AsyncTestClient(app, base_url="http://testserver.local") as invitee:
+        gone = await invitee.post(
+            f"/invitations/{link.group(2)}", data={"name": "Late", "password": PASSWORD}
+        )
+        assert gone.status_code == 422 and "not valid, used or expired" in gone.text
+
+
 async def test_roles_change_and_the_last_owner_rule_is_a_clear_message(
     client, make_user, accounts
 ) -> None:

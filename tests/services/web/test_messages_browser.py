@@ -1,5 +1,5 @@
 """The message browser in a real browser: a viewer reads a WorkQueue stream every way the tab
-offers without consuming it, and opens a JSON, a binary and a ~900 KiB message; an editor
+offers without consuming it, and opens a JSON, a binary and a 1 MiB message; an editor
 publishes with repeated headers and watches the live tail."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ async def test_a_viewer_reads_a_workqueue_stream_every_way_and_leaves_it_untouch
         kind = "created" if i % 2 else "shipped"
         await publish(api, f"wq.orders.{kind}", json.dumps({"order": i, "kind": kind}).encode())
     binary = await publish(api, "wq.blob", bytes(range(256)))
-    big = await publish(api, "wq.big", (b"0123456789abcdef" * 64 * 900)[:-3] + b"END")
+    big = await publish(api, "wq.big", (b"0123456789abcdef" * 64 * 1024)[:-3] + b"END")  # 1 MiB
     before = await counts(api)
     for _ in range(100):  # NATS updates a consumer's pending count just after the publish
         if before[1] == before[0]:
@@ -149,9 +149,9 @@ async def test_a_viewer_reads_a_workqueue_stream_every_way_and_leaves_it_untouch
     )
     await assert_accessible(page, "binary message")
 
-    # A ~900 KiB one: its first 64 KiB until the whole is asked for.
+    # A 1 MiB one: its first 64 KiB until the whole is asked for.
     await console.goto(f"{STREAM}/messages/{big}")
-    assert await page.get_by_text("Showing the first 64.0 KiB of 900.0 KiB").is_visible()
+    assert await page.get_by_text("Showing the first 64.0 KiB of 1.0 MiB").is_visible()
     assert "END" not in await page.locator("pre.payload").inner_text()
     await page.get_by_role("link", name="Load the whole message").click()
     await page.wait_for_url(re.compile(r"full=1"))

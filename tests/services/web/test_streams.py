@@ -97,6 +97,52 @@ async def test_the_list_searches_sorts_and_pages_over_more_streams_than_one_nats
     assert "Page" not in past_the_end.text and len(_rows(past_the_end.text)) == 10
 
 
+def _consumer_rows(html: str, stream: str) -> list[str]:
+    return re.findall(rf'<th scope="row"><a href="{BASE}/{stream}/consumers/([^"]+)">', html)
+
+
+async def test_the_consumers_tab_searches_sorts_and_pages_more_consumers_than_a_page(
+    client, make_user, on_server, nats_server
+) -> None:
+    nc = await nats_server.connect()
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="P", subjects=["p.>"], storage="memory")
+        for i in range(119):
+            await js.add_consumer("P", durable_name=f"c{i:03d}", filter_subject=f"p.{i:03d}")
+        await js.add_consumer("P", durable_name="zz-hot", filter_subject="p.hot")
+        for _ in range(3):
+            await js.publish("p.hot", b"x")
+    finally:
+        await nc.close()
+    await _sign_in(client, make_user)
+    url = f"{BASE}/P?tab=consumers"
+    first = await client.get(url, headers=HTML)
+    assert first.status_code == 200, first.text
+    assert "120 consumers" in first.text and "Page 1 of 3" in first.text
+    assert _consumer_rows(first.text, "P") == [f"c{i:03d}" for i in range(50)]  # one page only
+    last = await client.get(f"{url}&page=3", headers=HTML)
+    assert _consumer_rows(last.text, "P") == [*(f"c{i:03d}" for i in range(100, 119)), "zz-hot"]
+    past_the_end = await client.get(f"{url}&page=99", headers=HTML)
+    assert _consumer_rows(past_the_end.text, "P") == _consumer_rows(last.text, "P")
+    by_pending = await client.get(f"{url}&sort=-pending", headers=HTML)
+    assert _consumer_rows(by_pending.text, "P")[:2] == ["zz-hot", "c000"]  # ties by name
+    assert 'aria-sort="descending"' in by_pending.text
+    # The live refresh keeps the view: it asks for the same URL.
+    assert f'hx-get="{BASE}/P?tab=consumers&amp;sort=-pending"' in by_pending.text
+    found = await client.get(
+        f"{url}&search=C01", headers={**HTML, "HX-Request": "true", "HX-Target": "consumers_table"}
+    )
+    assert found.text.lstrip().startswith('<div id="consumers_table"')
+    assert _consumer_rows(found.text, "P") == [f"c{i:03d}" for i in range(10, 20)]
+    assert "Page" not in found.text
+    by_filter = await client.get(f"{url}&search=p.hot", headers=HTML)
+    assert _consumer_rows(by_filter.text, "P") == ["zz-hot"]
+    assert "No consumer matches" in (await client.get(f"{url}&search=nope", headers=HTML)).text
+    odd = await client.get(f"{url}&page=x&sort=bogus", headers=HTML)  # ignored, not an error
+    assert odd.status_code == 200 and _consumer_rows(odd.text, "P")[0] == "c000"
+
+
 async def test_a_stream_created_or_deleted_here_shows_at_once_despite_the_listing_cache(
     client, make_user, on_server
 ) -> None:

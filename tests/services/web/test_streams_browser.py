@@ -1,7 +1,9 @@
 """Streams and consumers in a real browser, as an editor works: create a stream from the form
 (through its JSON tab and back) and find it in the list; change its limits through the
-dry-run diff; create a consumer, pause and resume it; purge by subject; delete the stream.
-A viewer sees the same pages without mutation controls. Every page is checked with axe-core."""
+dry-run diff; create a consumer, pause and resume it (and find it with the consumers' search);
+purge by subject; an admin finds each change on the audit log; delete the stream. A viewer
+sees the same pages without mutation controls, and POSTs forged from its session get 403.
+Every page is checked with axe-core."""
 
 from __future__ import annotations
 
@@ -109,6 +111,10 @@ async def test_an_editor_creates_edits_purges_and_deletes_a_stream_and_its_consu
     assert await page.get_by_role("button", name="Resume now").count() == 0
     await console.goto(f"{BASE}/WEBORDERS?tab=consumers")
     assert await page.get_by_role("rowheader", name=re.compile("^shipper")).is_visible()
+    await page.get_by_label("Search consumers").fill("SHIP")
+    await page.wait_for_url(re.compile(r"tab=consumers&search=SHIP"))  # in the URL
+    await page.get_by_text("1 consumer matching SHIP").wait_for()
+    assert await page.get_by_role("rowheader", name=re.compile("^shipper")).is_visible()
     await assert_accessible(page, "stream consumers")
 
     # Purge by subject: what it removes first, then the purge.
@@ -123,6 +129,23 @@ async def test_an_editor_creates_edits_purges_and_deletes_a_stream_and_its_consu
     await assert_accessible(page, "purge preview")
     await purge.click()
     await page.get_by_text("Purged 2 messages.").wait_for()
+
+    # An admin finds each of these changes on the audit log, the editor as their actor.
+    admin = await console_page("admin")
+    await admin.goto("/orgs/acme/settings/audit?actor=editor%40acme.test")
+    table = admin.page.locator("#audit_table")
+    for action, count in (
+        ("stream.create", 1),
+        ("stream.update", 1),
+        ("consumer.create", 1),
+        ("consumer.pause", 2),  # paused, then resumed
+        ("stream.purge", 1),
+    ):
+        assert await table.get_by_role("rowheader", name=action, exact=True).count() == count
+    update = table.get_by_role("row", name=re.compile(r"^\S+ ago editor@acme\.test stream\.update"))
+    assert await update.get_by_role("rowheader", name="max_msgs").is_visible()
+    assert await update.get_by_role("cell", name="2000", exact=True).is_visible()
+    await assert_accessible(admin.page, "audit log (stream changes)")
 
     # Delete with the typed name.
     await page.get_by_text("Delete this stream…").click()
@@ -154,3 +177,20 @@ async def test_a_viewer_reads_stream_and_consumer_pages_without_controls(
             assert await page.get_by_role("link", name=control).count() == 0
         assert await page.locator("details.danger-zone").count() == 0
         await assert_accessible(page, name)
+
+    # The server decides: a POST forged from the viewer's own session (its cookie and CSRF
+    # token) is refused, and the stream is still there.
+    token = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+    for action, form in (
+        ("delete", {"confirm": "READONLY"}),
+        ("purge", {"kind": "all"}),
+        ("consumers/reader/pause", {"until": "2099-01-01T00:00:00"}),
+    ):
+        forged = await page.request.post(
+            f"{console.base}{BASE}/READONLY/{action}",
+            form={"csrf_token": str(token), **form},
+            max_redirects=0,
+        )
+        assert forged.status == 403, action
+    assert (await api.get("/streams/READONLY")).status_code == 200
+    assert (await api.get("/streams/READONLY/consumers/reader")).json().get("paused") is not True

@@ -10,6 +10,9 @@ settings pointed at the local receivers (`tests/fixtures/receivers.py`), and hel
   (None: the cluster could not be collected).
 - `await alerting.deliver(ids)` → the outcomes of sending them, transient failures retried
   (bounded) as the worker would.
+- `await alerting.lagging(nats_server)` → a real breach: stream ORDERS with `backlog`
+  messages unread by its durable consumer `c1`, the server registered as cluster `main`
+  and one real collection of it evaluated; returns the delivery ids it queued.
 """
 
 from __future__ import annotations
@@ -118,6 +121,18 @@ class Alerting:
         return Collection(
             str(self.ctx.org_id), cluster[0], self.base, list(streams), list(consumers)
         )
+
+    async def lagging(self, nats_server: Any, *, backlog: int = 50, t: float = 0) -> list[str]:
+        nc = await nats_server.connect()
+        try:
+            js = nc.jetstream()
+            await js.add_stream(name="ORDERS", subjects=["orders.>"], storage="memory")
+            await js.add_consumer("ORDERS", durable_name="c1")
+            for i in range(backlog):
+                await js.publish("orders.new", f"order {i}".encode())
+        finally:
+            await nc.close()
+        return await self.collect(await self.cluster(nats_server), t)
 
     async def deliver(self, ids: list[str], *, rounds: int = 10) -> list[Outcome]:
         outcomes = []

@@ -23,10 +23,15 @@ from tests.shared.alerts.conftest import consumer
 LAG = {"metric": "consumer.num_pending", "op": ">", "threshold": 10, "for_seconds": 0}
 
 
-async def one_delivery(alerting: Any, url: str) -> tuple[Any, str]:
-    cluster = await alerting.cluster()
+async def one_delivery(alerting: Any, url: str, nats_server: Any = None) -> tuple[Any, str]:
+    """A webhook channel and the delivery of one lagging consumer's alert to it: from a real
+    collection of `nats_server` when given, else from a hand-made cycle."""
     hook = await alerting.channel("webhook", url=url)
     await alerting.rule(condition=LAG, channels=[str(hook.id)])
+    if nats_server is not None:
+        (delivery_id,) = await alerting.lagging(nats_server)
+        return hook, delivery_id
+    cluster = await alerting.cluster()
     lagging = alerting.collection(cluster, consumers=[consumer("ORDERS", "c1", pending=50)])
     (delivery_id,) = await alerting.evaluate(cluster, 0, lagging)
     return hook, delivery_id
@@ -46,10 +51,10 @@ async def attempts_of(alerting: Any, delivery_id: str) -> list[DeliveryAttempt]:
 
 
 async def test_500_twice_then_200_is_delivered_once_under_one_webhook_id_in_three_attempts(
-    alerting, receiver
+    alerting, receiver, nats_server
 ):
     receiver.script("/hook", [500, 500, 200])
-    hook, delivery_id = await one_delivery(alerting, f"{receiver.url}/hook")
+    hook, delivery_id = await one_delivery(alerting, f"{receiver.url}/hook", nats_server)
 
     (outcome,) = await alerting.deliver([delivery_id])
 
@@ -58,7 +63,10 @@ async def test_500_twice_then_200_is_delivered_once_under_one_webhook_id_in_thre
     assert len(calls) == 3
     assert len({c.headers["webhook-id"] for c in calls}) == 1
     for call in calls:
-        Webhook(hook.signing_secret).verify(call.body, call.headers)
+        assert call.method == "POST" and call.path == "/hook"
+        body = Webhook(hook.signing_secret).verify(call.body, call.headers)
+        assert body["data"]["target"] == {"cluster": "main", "stream": "ORDERS", "consumer": "c1"}
+        assert body["data"]["value"] == 50
     attempts = await attempts_of(alerting, delivery_id)
     assert [(a.number, a.outcome, a.response_code) for a in attempts] == [
         (1, "retry", 500),
@@ -69,9 +77,11 @@ async def test_500_twice_then_200_is_delivered_once_under_one_webhook_id_in_thre
     assert [(d.state, d.attempts, d.event) for d in page.items] == [("sent", 3, "firing")]
 
 
-async def test_a_400_is_not_retried_and_shows_as_the_channels_last_error(alerting, receiver):
+async def test_a_400_is_not_retried_and_shows_as_the_channels_last_error(
+    alerting, receiver, nats_server
+):
     receiver.script("/hook", [(400, {}, b"no such hook")])
-    hook, delivery_id = await one_delivery(alerting, f"{receiver.url}/hook")
+    hook, delivery_id = await one_delivery(alerting, f"{receiver.url}/hook", nats_server)
 
     (outcome,) = await alerting.deliver([delivery_id])
 

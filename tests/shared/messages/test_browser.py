@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import Invalid
+from shared.errors import Invalid, NotFound
 from shared.messages.browser import (
     PAGE_PAYLOAD_BYTES,
     Position,
@@ -20,6 +20,7 @@ from shared.messages.browser import (
     parse_position,
     parse_time,
 )
+from shared.messages.reader import stream_facts
 from shared.nats import Auth, ClusterClient, ConnectionPool, ConnectionSpec
 
 KINDS = [
@@ -124,6 +125,45 @@ async def test_browsing_forward_backward_and_by_time_leaves_the_stream_unchanged
     assert future.prev == Position("before", seq=45)
 
     assert await counts(js) == before
+    await nc.close()
+
+
+@pytest.mark.parametrize("allow_direct", [True, False])
+async def test_a_read_beside_the_info_request_pages_as_a_read_after_it(
+    nats_server: Any, client: ClusterClient, allow_direct: bool
+) -> None:
+    # The stream page asks STREAM.INFO and starts the read at once (as direct gets); a stream
+    # without them is read again once the INFO says so. Either way: the same page and links.
+    nc = await nats_server.connect()
+    js = await make_stream(nc, "limits", allow_direct)
+    await fill(js, 1, 30)
+    positions = [
+        Position("first"),
+        Position("seq", seq=11),
+        Position("seq", seq=21),  # a full page ending at the last message: no "newer"
+        Position("seq", seq=25),
+        Position("seq", seq=99),
+        Position("last"),
+        Position("before", seq=12),
+        parse_position("time", time="1h ago"),
+    ]
+    for position in positions:
+        for q in (None, "order"):
+            known = await stream_facts(client, "ORDERS")
+            after = await message_page(client, "ORDERS", position, q=q, limit=10, facts=known)
+            beside = await message_page(
+                client,
+                "ORDERS",
+                position,
+                q=q,
+                limit=10,
+                facts_later=stream_facts(client, "ORDERS"),
+            )
+            assert beside == after, position
+    with pytest.raises(NotFound):  # an unknown stream: the INFO's answer, not the read's
+        await message_page(
+            client, "NOPE", Position("first"), facts_later=stream_facts(client, "NOPE")
+        )
     await nc.close()
 
 

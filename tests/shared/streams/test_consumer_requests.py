@@ -51,3 +51,14 @@ async def test_pausing_is_the_pause_then_the_info_it_answers_with(recorded) -> N
     info = await consumers.pause_consumer(client, "S", "c", "2999-01-01T00:00:00Z")
     assert info["paused"] is True
     assert apis == ["CONSUMER.PAUSE.S.c", "CONSUMER.INFO.S.c"]
+
+
+def test_the_last_active_key_sorts_as_the_time_does() -> None:
+    # NATS trims a time's trailing zeros: as text, "…:00Z" would sort after "…:00.5Z".
+    whole = {"delivered": {"last_active": "2026-01-01T00:00:00Z"}}
+    half = {"delivered": {"last_active": "2026-01-01T00:00:00.5Z"}}
+    acked = {"ack_floor": {"last_active": "2026-01-01T00:00:00.45Z"}}  # never delivered since
+    never = {"delivered": {"last_active": "0001-01-01T00:00:00Z"}}
+    assert sorted([half, acked, never, whole], key=consumers.last_active) == [
+        never, whole, acked, half,
+    ]  # fmt: skip
