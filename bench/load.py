@@ -17,7 +17,7 @@ lasts `--seconds` (default 60). Everything binds 127.0.0.1; the client runs on t
 machine, so its CPU competes with the server's.
 
     .venv/bin/python bench/load.py [--layout up|prod|both] [--seconds 60] [--users 50]
-        [--tails 200] [--idle 1000] [--streams 2000]
+        [--tails 200] [--idle 1000] [--streams 2000] [--big 300] [--keep]
 
 The production layout needs PostgreSQL (JETDECK_TEST_DATABASE_URL, else an embedded one);
 Redis is embedded unless JETDECK_TEST_REDIS_URL is set. Without a ClickHouse server on this
@@ -658,6 +658,9 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--big", type=int, default=300, help="1 MB messages for the big page")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the data and the servers' logs (path printed)"
+    )
     args = parser.parse_args()
     print(
         f"load: {args.users} users, {args.tails} tails, {args.idle} idle SSE, "
@@ -672,7 +675,10 @@ def main() -> None:
                 print(f"{layout.name}:")
                 asyncio.run(run_phases(layout, args))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {tmp} (the servers' logs are its *.log)")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
