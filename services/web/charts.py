@@ -24,6 +24,7 @@ them with uPlot (loaded on chart pages only).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,7 @@ from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters.services import cluster_client
 from shared.metrics import charts
+from shared.nats import ClusterClient
 from shared.streams.consumers import get_consumer
 from shared.streams.services import get_stream
 
@@ -88,20 +90,38 @@ def _given_limits(request: Request[Any, Any, Any], names: tuple[str, ...]) -> di
     return out
 
 
-async def _info_or_none(call: Any) -> Any:
-    """An INFO answer, or None when the cluster does not answer or the object is gone: the
-    history is still worth drawing, without its limit."""
+async def _limits(
+    request: Request[Any, Any, Any],
+    names: tuple[str, ...],
+    backends: Backends,
+    org_context: OrgContext,
+    cluster: str,
+    read_config: Callable[[ClusterClient], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """The limits the page passed (it has just read the object's INFO), else the object's
+    config as NATS reports it now; {} when the cluster does not answer or the object is gone:
+    the history is still worth drawing, without its limit."""
+    given = _given_limits(request, names)
+    if given is not None:
+        return given
     try:
-        return await call
+        return await read_config(await cluster_client(backends, org_context, cluster))
     except (errors.Unavailable, errors.NotFound) as exc:
         log.info("chart limits unknown: %s", exc.detail)
-        return None
+        return {}
+
+
+async def _consumer_config(client: ClusterClient, stream: str, consumer: str) -> dict[str, Any]:
+    return (await get_consumer(client, stream, consumer)).get("config") or {}
+
+
+async def _stream_config(client: ClusterClient, stream: str) -> dict[str, Any]:
+    return (await get_stream(client, stream)).config
 
 
 @get(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/consumers/{consumer:str}/charts.json",
     opt=access(Access.VIEWER),
-    include_in_schema=False,
 )
 async def consumer_charts(
     request: Request[Any, Any, Any],
@@ -114,15 +134,14 @@ async def consumer_charts(
     """Backlog, ack pending (against `max_ack_pending`), redelivered, delivered/s and acked/s,
     time lag and time to drain of one consumer."""
     rng = _range(request)
-    config: dict[str, Any] | None = _given_limits(request, CONSUMER_LIMITS)
-    if config is None:
-        info = None
-        try:
-            client = await cluster_client(backends, org_context, cluster)
-            info = await _info_or_none(get_consumer(client, stream, consumer))
-        except errors.Unavailable:
-            pass
-        config = (info or {}).get("config") or {}
+    config = await _limits(
+        request,
+        CONSUMER_LIMITS,
+        backends,
+        org_context,
+        cluster,
+        lambda client: _consumer_config(client, stream, consumer),
+    )
     document = await charts.consumer_chart(
         backends,
         org_context,
@@ -138,7 +157,6 @@ async def consumer_charts(
 @get(
     "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/charts.json",
     opt=access(Access.VIEWER),
-    include_in_schema=False,
 )
 async def stream_charts(
     request: Request[Any, Any, Any],
@@ -149,15 +167,14 @@ async def stream_charts(
 ) -> Response[bytes]:
     """Messages (against `max_msgs`), bytes (against `max_bytes`) and ingest rate."""
     rng = _range(request)
-    config: dict[str, Any] | None = _given_limits(request, STREAM_LIMITS)
-    if config is None:
-        info = None
-        try:
-            client = await cluster_client(backends, org_context, cluster)
-            info = await _info_or_none(get_stream(client, stream))
-        except errors.Unavailable:
-            pass
-        config = info.config if info is not None else {}
+    config = await _limits(
+        request,
+        STREAM_LIMITS,
+        backends,
+        org_context,
+        cluster,
+        lambda client: _stream_config(client, stream),
+    )
     document = await charts.stream_chart(
         backends,
         org_context,
@@ -173,7 +190,6 @@ async def stream_charts(
 @get(
     "/orgs/{org:str}/clusters/{cluster:str}/charts.json",
     opt=access(Access.VIEWER),
-    include_in_schema=False,
 )
 async def cluster_charts(
     request: Request[Any, Any, Any],

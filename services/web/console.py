@@ -395,7 +395,7 @@ async def require_typed_name(
 ) -> None:
     """Deleting (or sealing) for good goes ahead only when the user typed `name` in the
     form's `confirm` (ui.confirm_delete asks for it); otherwise a 400 saying `message`."""
-    if (await request.form()).get("confirm") != name:
+    if str((await request.form()).get("confirm") or "").strip() != name:
         raise Invalid(message, code="confirmation_mismatch", extra=extra)
 
 

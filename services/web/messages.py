@@ -36,7 +36,14 @@ from litestar.response.sse import ServerSentEventMessage
 from services.access import Access, access
 from services.api.streams import NATS_DEPENDENCY
 from services.sse import LIVE, keepalive, opening
-from services.web.console import Crumb, form_errors, prefetch_switchers, render, see_other
+from services.web.console import (
+    Crumb,
+    form_errors,
+    prefetch_switchers,
+    render,
+    require_typed_name,
+    see_other,
+)
 from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.errors import Invalid, JetDeckError, NotFound
@@ -288,7 +295,6 @@ MESSAGE_PATH = "/orgs/{org:str}/clusters/{cluster:str}/streams/{stream:str}/mess
     MESSAGE_PATH + "/{seq:int}",
     opt=access(Access.VIEWER),
     dependencies=NATS_DEPENDENCY,
-    include_in_schema=False,
 )
 async def message_page_view(
     request: Request[Any, Any, Any],
@@ -394,7 +400,6 @@ async def _publish_page(
     MESSAGE_PATH + "/publish",
     opt=access(Access.EDITOR),
     dependencies=NATS_DEPENDENCY,
-    include_in_schema=False,
 )
 async def publish_form(
     request: Request[Any, Any, Any],
@@ -496,7 +501,6 @@ def to_publish_in(form: PublishForm) -> PublishIn:
     MESSAGE_PATH + "/publish",
     opt=access(Access.EDITOR, audit="message.publish"),
     dependencies=NATS_DEPENDENCY,
-    include_in_schema=False,
     status_code=200,
 )
 async def publish_message(
@@ -542,7 +546,6 @@ def _multi(form: Any) -> dict[str, list[str]]:
     MESSAGE_PATH + "/{seq:int}/delete",
     opt=access(Access.EDITOR, audit="message.delete"),
     dependencies=NATS_DEPENDENCY,
-    include_in_schema=False,
     status_code=303,
 )
 async def delete_message(
@@ -555,10 +558,9 @@ async def delete_message(
 ) -> Response[Any]:
     """Delete (`mode=delete`) or securely erase (`mode=erase`: the payload is overwritten)
     message `seq`, once `confirm` repeats the sequence number."""
-    data = await request.form()
-    if str(data.get("confirm", "")).strip() != str(seq):
-        raise Invalid(f"Type {seq} to confirm", code="confirmation_mismatch")
-    await services.delete_message(nats, stream, seq, erase=data.get("mode") == "erase")
+    await require_typed_name(request, str(seq), f"Type {seq} to confirm")
+    erase = (await request.form()).get("mode") == "erase"
+    await services.delete_message(nats, stream, seq, erase=erase)
     return see_other(request, f"{stream_url(org_context.slug, cluster, stream)}?tab=messages")
 
 
@@ -569,7 +571,6 @@ async def delete_message(
     MESSAGE_PATH + "/export",
     opt=access(Access.VIEWER),
     dependencies=NATS_DEPENDENCY,
-    include_in_schema=False,
 )
 async def export_messages(
     backends: NamedDependency[Backends],
@@ -643,7 +644,6 @@ class RateCap:
     MESSAGE_PATH + "/tail",
     opt={**access(Access.VIEWER), **LIVE},
     dependencies=NATS_DEPENDENCY,
-    include_in_schema=False,
 )
 async def tail_messages(
     backends: NamedDependency[Backends],
