@@ -25,7 +25,9 @@ async def test_a_node_sigkilled_during_a_jsz_round_is_recorded_unreachable_and_t
     await add_stream(nc.jetstream(), name="KEEP", subjects=["keep.>"], num_replicas=3)
     await publish(nc, "keep.x", 5)
     await nc.close()
-    target = target_for(nats_cluster)
+    # A cluster id of its own: the samples read back are this test's, whatever an earlier
+    # test of this process (same server names, same cycle times) may still write.
+    target = target_for(nats_cluster, cluster_id="sigkilled-mid-round")
     settings = MetricsSettings(jsz_timeout=2.0)
     await collect_cluster(clickhouse, pool, target, cycle(0), settings)  # connections made
     on = {
@@ -51,11 +53,16 @@ async def test_a_node_sigkilled_during_a_jsz_round_is_recorded_unreachable_and_t
     servers = dict(
         await clickhouse.query(
             f"SELECT server, reachable FROM {DB}.server_samples "
-            "WHERE ts = toDateTime({ts:UInt32}, 'UTC')",
-            {"ts": int(cycle(1).timestamp())},
+            "WHERE ts = toDateTime({ts:UInt32}, 'UTC') AND cluster_id = {cluster:String}",
+            {"ts": int(cycle(1).timestamp()), "cluster": target.cluster_id},
         )
     )
-    assert servers[victim.name] == 0
+    every = await clickhouse.query(
+        f"SELECT cluster_id, server, reachable, source, error FROM {DB}.server_samples "
+        "WHERE ts = toDateTime({ts:UInt32}, 'UTC')",
+        {"ts": int(cycle(1).timestamp())},
+    )
+    assert servers[victim.name] == 0, (victim.name, on, every)
     assert sorted(v for k, v in servers.items() if k != victim.name) == [1, 1]
     assert result.streams == 1  # the stream's figures still came from the servers alive
     await whole_again(nats_cluster)
