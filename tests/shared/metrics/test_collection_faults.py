@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +39,12 @@ async def test_a_node_sigkilled_during_a_jsz_round_is_recorded_unreachable_and_t
         )
     }
     victim = next(n for n in nats_cluster.nodes if n.name not in on)
+    assert victim.process is not None and victim.process.running(), victim.name
     pid = victim.process.pid
+    assert pid is not None
     # Frozen, so the round is surely in flight without its reply, then killed mid-round.
     os.kill(pid, signal.SIGSTOP)
+    await _until_stopped(pid)
     collecting = asyncio.create_task(collect_cluster(clickhouse, pool, target, cycle(1), settings))
     await asyncio.sleep(0.3)
     os.kill(pid, signal.SIGKILL)
@@ -57,15 +61,29 @@ async def test_a_node_sigkilled_during_a_jsz_round_is_recorded_unreachable_and_t
             {"ts": int(cycle(1).timestamp()), "cluster": target.cluster_id},
         )
     )
+    # Each cycle's rows with the answering server's id: a different id under the victim's
+    # name would say another server answered in its place.
     every = await clickhouse.query(
-        f"SELECT cluster_id, server, reachable, source, error FROM {DB}.server_samples "
-        "WHERE ts = toDateTime({ts:UInt32}, 'UTC')",
-        {"ts": int(cycle(1).timestamp())},
+        f"SELECT ts, server, server_id, reachable, error FROM {DB}.server_samples "
+        "WHERE cluster_id = {cluster:String} ORDER BY ts, server",
+        {"cluster": target.cluster_id},
     )
-    assert servers[victim.name] == 0, (victim.name, on, every)
+    assert servers[victim.name] == 0, (victim.name, pid, on, every, victim.process.log_tail())
     assert sorted(v for k, v in servers.items() if k != victim.name) == [1, 1]
     assert result.streams == 1  # the stream's figures still came from the servers alive
     await whole_again(nats_cluster)
+
+
+async def _until_stopped(pid: int, within: float = 5.0) -> None:
+    """Until the kernel shows the process stopped (state T), so nothing it sends comes after."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        stat = Path(f"/proc/{pid}/stat").read_text()  # noqa: ASYNC240 (procfs: never blocks)
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state in ("T", "t"):
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"pid {pid} is in state {state}"
+        await asyncio.sleep(0.01)
 
 
 async def test_clickhouse_failing_mid_write_is_retried_and_nothing_is_written_twice(
