@@ -103,6 +103,46 @@ class RunningApp:
 
 
 @contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[str, psutil.Process]]:
+    """The app under uvicorn in a process of its own (as a browser or client meets it: no
+    interpreter shared with the bench), with `env`, answering /healthz: (base URL, process)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "services.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the app did not answer /healthz within 60 s")
+        yield base, psutil.Process(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
 def running_app(admin_url: str, redis_url: str) -> Iterator[RunningApp]:
     """The whole app on a fresh migrated database, seeded, answering /healthz."""
     from cryptography.fernet import Fernet
@@ -123,39 +163,7 @@ def running_app(admin_url: str, redis_url: str) -> Iterator[RunningApp]:
             "JETDECK_LOG_LEVEL": "WARNING",
         }
         key = asyncio.run(seed(env))
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "services.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            else:
-                raise SystemExit("the app did not answer /healthz within 60 s")
-            yield RunningApp(base, key, psutil.Process(server.pid))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        with serving(env) as (base, process):
+            yield RunningApp(base, key, process)
     finally:
         asyncio.run(admin_sql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -10,8 +10,9 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
   - the streams page (`/orgs/bench/clusters/big/streams`, first page of 50 by name) on a
     10,000-stream memory-storage cluster on its own nats-server: time to first byte, p50/p95
     over 50 requests, beside `GET /api/v1/…/streams?limit=50` for the same page, in the same
-    run; the page with its few-second listing cache (what users get) and without it (every
-    request pages NATS' STREAM.LIST: 40 requests).
+    run; the page with its few-second listing cache (what users get) and without it (the
+    cluster's epoch bumped before each request, as a change through JetDeck does: every
+    request pages NATS' STREAM.LIST, 40 requests). Time to the last byte is printed too.
     Targets: p95 ≤ 1.5 x the API call and ≤ 150 ms.
   - the compressed bytes of a cold load (HTML + CSS + JS) of the dashboard and of a stream
     page, and of a later navigation (the htmx fragment of another tab).
@@ -39,8 +40,11 @@ for the same data, in the same run (targets from issue 9; nothing here asserts t
         [--positions 300] [--only charts|streams|messages]
 
 Without JETDECK_TEST_DATABASE_URL an embedded PostgreSQL is started; Redis is embedded
-unless JETDECK_TEST_REDIS_URL is set. The app runs in this process (uvicorn in a thread):
-chDB allows one process per data directory, and the bench writes the samples itself.
+unless JETDECK_TEST_REDIS_URL is set. For the charts and messages the app runs in this process
+(uvicorn in a thread): chDB allows one process per data directory, and the bench writes the
+samples itself. For the streams page it runs in a process of its own (with its own chDB), as a
+browser meets it: a page is sent as it renders, and in one process the client would wait for
+the GIL while the server renders the rest.
 Later page timings belong here too.
 """
 
@@ -530,9 +534,13 @@ STREAM_PAGE_REQUESTS = 50
 NATS_PASSWORD = "bench-app"  # noqa: S105 - the bench's own throwaway nats-server
 
 
-def bench_streams_page(base: str, key: str, streams: int, tmp: Path) -> None:
+def bench_streams_page(env: dict[str, str], key: str, streams: int, tmp: Path) -> None:
     """A `streams`-stream memory-storage cluster on its own nats-server, then the streams
-    page beside the API, and the bytes of cold loads and a later navigation."""
+    page beside the API, and the bytes of cold loads and a later navigation. The app runs in
+    a process of its own here, as a browser meets it: in this process the bench's client
+    would wait for the GIL while the server renders, and a page sent as it renders (its
+    first bytes before the rest) could not show it."""
+    from bench._support import serving
     from services.embedded.nats import NatsDeployment
 
     deployment = NatsDeployment.plan(
@@ -540,8 +548,15 @@ def bench_streams_page(base: str, key: str, streams: int, tmp: Path) -> None:
     )
     deployment.max_memory = "2G"
     deployment.start()
+    # chDB allows one process per data directory: this server has its own (no charts here).
+    served = {**env, "JETDECK_CLICKHOUSE_URL": f"chdb://{tmp / 'chdb-streams'}"}
+    import subprocess
+
+    migrate = [sys.executable, "-m", "services", "migrate"]
+    subprocess.run(migrate, env={**os.environ, **served}, cwd=ROOT, check=True, capture_output=True)
     try:
-        asyncio.run(_streams_page(base, key, streams, deployment.urls))
+        with serving(served) as (base, _):
+            asyncio.run(_streams_page(base, key, streams, deployment.urls, env))
     finally:
         deployment.stop()
 
@@ -620,14 +635,18 @@ async def _sign_in(http: httpx.AsyncClient) -> None:
     assert signed.status_code == 303, signed.text
 
 
-async def _ttfb(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[float, int]:
-    """Milliseconds until the response's first byte (headers read), and the body's size."""
+async def _ttfb(
+    http: httpx.AsyncClient, url: str, headers: dict[str, str]
+) -> tuple[float, float, int]:
+    """Milliseconds until the response's first byte (headers read) and until its last, and
+    the body's size."""
     started = time.perf_counter()
     async with http.stream("GET", url, headers=headers) as response:
         first = (time.perf_counter() - started) * 1000
         body = await response.aread()
+        whole = (time.perf_counter() - started) * 1000
         assert response.status_code == 200, body[:300]
-    return first, len(body)
+    return first, whole, len(body)
 
 
 async def _wire_bytes(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
@@ -653,11 +672,16 @@ async def _cold_load(http: httpx.AsyncClient, url: str) -> tuple[int, int, int]:
     return html, css, js
 
 
-async def _streams_page(base: str, key: str, streams: int, urls: list[str]) -> None:
-    from shared.streams import listing as stream_listing
+async def _streams_page(
+    base: str, key: str, streams: int, urls: list[str], env: dict[str, str]
+) -> None:
+    import redis.asyncio as aioredis
+
+    from shared.backends import CLUSTER_EPOCH_PREFIX
 
     await _populate(urls, streams)
     api_headers = {"Authorization": f"Bearer {key}"}
+    redis = aioredis.from_url(env["JETDECK_REDIS_URL"])
     async with httpx.AsyncClient(base_url=base, timeout=120) as http:
         created = await http.post(
             "/api/v1/orgs/bench/clusters",
@@ -669,47 +693,58 @@ async def _streams_page(base: str, key: str, streams: int, urls: list[str]) -> N
             },
         )
         assert created.status_code == 201, created.text
+        epoch_key = CLUSTER_EPOCH_PREFIX + created.json()["id"]
         await _sign_in(http)
         page_url = "/orgs/bench/clusters/big/streams"
         api_url = "/api/v1/orgs/bench/clusters/big/streams?limit=50"
         html = {"Accept": "text/html"}
 
-        async def series(url: str, headers: dict[str, str]) -> tuple[list[float], int]:
+        async def series(
+            url: str, headers: dict[str, str], *, relist: bool = False
+        ) -> tuple[list[float], list[float], int]:
             await _ttfb(http, url, headers)  # first touch: connection, caches
-            times, size = [], 0
+            firsts, wholes, size = [], [], 0
             for _ in range(STREAM_PAGE_REQUESTS):
-                first, size = await _ttfb(http, url, headers)
-                times.append(first)
-            return times, size
+                if relist:  # what a change through JetDeck does: the listing is made afresh
+                    await redis.incr(epoch_key)
+                first, whole, size = await _ttfb(http, url, headers)
+                firsts.append(first)
+                wholes.append(whole)
+            return firsts, wholes, size
 
         raw_ms = await _raw_listing(urls)
-        api_ms, api_size = await series(api_url, api_headers)
-        page_ms, page_size = await series(page_url, html)
-        ttl = stream_listing.LISTING_TTL
-        stream_listing.LISTING_TTL = 0.0  # every request lists the cluster afresh
-        stream_listing._listings.clear()  # …including the next one
-        try:
-            uncached_ms, _ = await series(page_url, html)
-        finally:
-            stream_listing.LISTING_TTL = ttl
-        page_again_ms, _ = await series(page_url, html)
-        api_again_ms, _ = await series(api_url, api_headers)
+        api_ms, api_whole, api_size = await series(api_url, api_headers)
+        page_ms, page_whole, page_size = await series(page_url, html)
+        uncached_ms, uncached_whole, _ = await series(page_url, html, relist=True)
+        page_again_ms, page_again_whole, _ = await series(page_url, html)
+        api_again_ms, api_again_whole, _ = await series(api_url, api_headers)
         api_ms += api_again_ms
+        api_whole += api_again_whole
+        page_ms += page_again_ms
+        page_whole += page_again_whole
+        await redis.aclose()
 
         print(
             f"\nStreams list, first page of 50 on a {streams:,}-stream cluster "
-            f"(time to first byte, {STREAM_PAGE_REQUESTS} requests each)"
+            f"({STREAM_PAGE_REQUESTS * 2} requests each; the app in its own process)"
         )
-        print(f"  {'':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}")
-        row("GET /api/v1/…/streams?limit=50 (API, listing cache)", api_ms, api_size)
-        row("streams page (listing cache, as served)", page_ms + page_again_ms, page_size)
-        row("streams page, cache off (40 STREAM.LIST)", uncached_ms)
-        row("  baseline: STREAM.LIST x40 + JSON decode", raw_ms)
-        api_p95, page_p95 = pct(api_ms, 95), pct(page_ms + page_again_ms, 95)
         print(
-            f"  targets p95 ≤ 1.5 x API ({1.5 * api_p95:.1f} ms) and ≤ 150 ms: "
+            f"  {'time to first byte':<44} {'min ms':>7} {'p50 ms':>7} {'p95 ms':>7}  {'size':>11}"
+        )
+        row("GET /api/v1/…/streams?limit=50 (API, listing cache)", api_ms, api_size)
+        row("streams page (listing cache, as served)", page_ms, page_size)
+        row("streams page, a fresh listing each (40 LIST)", uncached_ms)
+        row("  baseline: STREAM.LIST x40 + JSON decode", raw_ms)
+        print(f"  {'time to the last byte':<44}")
+        row("GET /api/v1/…/streams?limit=50", api_whole)
+        row("streams page (listing cache)", page_whole)
+        row("streams page, a fresh listing each", uncached_whole)
+        api_p95, page_p95 = pct(api_ms, 95), pct(page_ms, 95)
+        print(
+            f"  targets (first byte) p95 ≤ 1.5 x API ({1.5 * api_p95:.1f} ms) and ≤ 150 ms: "
             f"{'met' if page_p95 <= 1.5 * api_p95 else 'MISSED'} / "
-            f"{'met' if page_p95 <= 150 else 'MISSED'}"
+            f"{'met' if page_p95 <= 150 else 'MISSED'}; last byte p95: page "
+            f"{pct(page_whole, 95) / pct(api_whole, 95):.2f} x API"
         )
 
         dashboard = await _cold_load(http, "/orgs/bench")
@@ -802,7 +837,7 @@ def main() -> int:
                         charts_nats.stop()
                         charts_nats.wipe()
                 if args.only in (None, "streams"):
-                    bench_streams_page(server.base, key, args.streams, tmp)
+                    bench_streams_page(env, key, args.streams, tmp)
                 if args.only in (None, "messages"):
                     with nats_deployment() as deployment:
                         asyncio.run(measure_messages(server.base, key, deployment, args))

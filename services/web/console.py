@@ -92,17 +92,19 @@ Macros (`templates/macros.html`): a page imports them with `{% import "macros.ht
 context %}` at its top AND again as the first line of each fragment block (a block rendered
 alone does not run the template's top level; `with context` lets them use `url_with`):
 `ui.sort_header(label, key, sort, target)`, `ui.pager(page, pages, target)`,
-`ui.usage_bar(value, limit, unit, label)`, `ui.empty_state(title, text, link, label)`,
+`ui.empty_state(title, text, link, label)`,
 `ui.field(name, label, value, errors, type, help, required)`, `ui.select(name, label,
 options, value, errors, help)`, `ui.form_error(errors)`, `{% call ui.shown_once(id, value,
 label) %}what it is{% endcall %}` (a key, link or secret this answer alone shows, to copy),
 `ui.post_button(action, label, what, button_class, fields, target)` (a one-button form:
 Revoke, Enable…), `ui.confirm_delete(id, action, name, what)` (typed-name confirmation),
 `ui.page_link(route, url, label)` (a link once the route exists, else the label),
-`ui.when(moment)` (relative time with the exact one on hover), `{% call(d)
+`{% call(d)
 ui.deliveries(rows, heads) %}<td>…{% endcall %}` (notification deliveries with the
-caller's columns); filters (services/web/formatting.py) `reltime` (`3m 20s ago`), `bytes`
-(`1.2 MiB`), `number` (`12,345`), `duration` (`2h 5m`), `percent`.
+caller's columns); globals (services/web/formatting.py, Python: called in every row of a
+list) `usage_bar(value, limit, unit, label)`, `when(moment)` (relative time with the exact one
+on hover); filters `reltime` (`3m 20s ago`), `bytes` (`1.2 MiB`), `number` (`12,345`),
+`duration` (`2h 5m`), `percent`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@
 Filters: `reltime` (a datetime → `3 min ago` / `in 2 h`), `bytes` (`1.2 MiB`), `number`
 (`12,345`), `duration` (seconds → `2h 5m`), `percent` (a ratio → `42%`), `ms` (milliseconds
 → `0.4 ms`, `12 ms`).
-Globals: `asset('app.js')` (the hashed URL of a built file) and `csrf_field()` (the hidden
-CSRF input of the signed-in session, for every form that posts).
+Globals: `asset('app.js')` (the hashed URL of a built file), `csrf_field()` (the hidden
+CSRF input of the signed-in session, for every form that posts), `usage_bar(value, limit,
+unit, label)` (a value against its limit) and `when(moment)` (a relative time with the exact
+UTC time on hover). The last two are Python, not macros: a list page calls them in every row,
+and a Jinja macro call costs several times the HTML it returns.
 """
 
 from __future__ import annotations
@@ -77,6 +80,40 @@ def milliseconds(value: float | int | None) -> str:
     return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"
 
 
+def usage_bar(
+    value: float | int, limit: float | int | None, unit: str = "number", label: str = ""
+) -> Markup:
+    """`value` against `limit`; no limit (None, 0 or negative) shows the value alone. `unit`:
+    "bytes" or "number". Warn from 75 %, danger from 90 %."""
+    show = human_bytes if unit == "bytes" else number
+    if not limit or limit <= 0:
+        return Markup(f'<span class="usage-text">{escape(show(value))}</span>')  # noqa: S704
+    ratio = min(value / limit, 1)
+    level = "danger" if ratio >= 0.9 else ("warn" if ratio >= 0.75 else "ok")
+    aria = f' aria-label="{escape(label)}"' if label else ""
+    shown = percent(ratio)
+    low, high, capped = (escape(n) for n in (limit * 0.75, limit * 0.9, min(value, limit)))
+    # An f-string of escaped parts (escape is C code): Markup.format, pure Python, cost more
+    # than the rest of a list row.
+    return Markup(  # noqa: S704 (every interpolated part is escaped or ours)
+        f'<span class="usage usage-{level}"><meter min="0" max="{escape(limit)}" '
+        f'value="{capped}" low="{low}" high="{high}" optimum="0"{aria}>{shown}</meter> '
+        f'<span class="usage-text">{escape(show(value))} / {escape(show(limit))} '
+        f"({shown})</span></span>"
+    )
+
+
+def when(moment: datetime | None) -> Markup:
+    """A time shown relative (`3 min ago`) with the exact UTC time on hover."""
+    if not moment:
+        return Markup('<span class="muted">never</span>')
+    exact = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return Markup(  # noqa: S704 (every interpolated part is escaped)
+        f'<time datetime="{escape(moment.isoformat())}" title="{escape(exact)}">'
+        f"{escape(reltime(moment))}</time>"
+    )
+
+
 @pass_context
 def csrf_field(context: Context) -> Markup:
     token = context.get("csrf_token")
@@ -94,4 +131,4 @@ def install(env: Environment) -> None:
         percent=percent,
         ms=milliseconds,
     )
-    env.globals.update(asset=asset, csrf_field=csrf_field)
+    env.globals.update(asset=asset, csrf_field=csrf_field, usage_bar=usage_bar, when=when)

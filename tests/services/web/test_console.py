@@ -183,3 +183,27 @@ def test_numbers_bytes_durations_and_times_read_like_a_person_writes_them() -> N
     assert reltime(now - timedelta(minutes=3), now) == "3m ago"
     assert reltime(now + timedelta(hours=2), now) == "in 2h"
     assert reltime(None, now) == "never"
+
+
+def test_a_page_is_sent_in_a_few_pieces_the_first_once_past_its_head() -> None:
+    from services.web.pages import pieces
+
+    parts = iter(["<head>", "x" * 10, "</head>", *["<tr>row</tr>"] * 100])
+    sent = list(pieces(parts, first=16, size=400))
+    assert "".join(sent) == "<head>" + "x" * 10 + "</head>" + "<tr>row</tr>" * 100
+    assert sent[0] == "<head>xxxxxxxxxx"  # leaves as soon as 16 characters are there
+    assert all(len(piece) >= 400 for piece in sent[1:-1]) and len(sent) == 4
+    assert list(pieces(iter([]))) == []
+
+
+async def test_a_page_streams_whole_and_a_fragment_comes_in_one_piece(client, make_user) -> None:
+    await _sign_in(client, make_user, role="admin")
+    page = await client.get("/orgs/acme", headers=HTML)
+    assert page.status_code == 200
+    assert "content-length" not in page.headers  # sent as it renders
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store" and "HX-Request" in page.headers["vary"]
+    assert page.text.rstrip().endswith("</html>") and page.text.count("<html") == 1
+    fragment = await client.get("/orgs/acme", headers=HTMX)
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert "content-length" in fragment.headers  # rendered whole, then sent

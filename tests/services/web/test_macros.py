@@ -39,10 +39,22 @@ def test_the_pager_links_previous_and_next_pages_only_where_they_exist() -> None
 
 
 def test_a_usage_bar_shows_the_share_of_the_limit_or_the_value_alone() -> None:
-    html = render('{{ ui.usage_bar(950, 1000, "number", "messages") }}')
+    html = render('{{ usage_bar(950, 1000, "number", "messages") }}')
     assert "950 / 1,000 (95%)" in html and "usage-danger" in html
-    assert "<meter" not in render('{{ ui.usage_bar(2048, 0, "bytes") }}')
-    assert "2.0 KiB" in render('{{ ui.usage_bar(2048, -1, "bytes") }}')
+    assert "<meter" not in render('{{ usage_bar(2048, 0, "bytes") }}')
+    assert "2.0 KiB" in render('{{ usage_bar(2048, -1, "bytes") }}')
+    # Everything in it is escaped: a label is the user's stream name.
+    assert 'aria-label="&lt;b&gt;"' in render('{{ usage_bar(1, 2, "number", "<b>") }}')
+
+
+def test_a_time_is_relative_with_the_exact_utc_time_on_hover() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    moment = datetime.now(UTC) - timedelta(minutes=3)
+    html = render("{{ when(moment) }}", moment=moment)
+    assert f'datetime="{moment.isoformat()}"' in html and ">3m ago</time>" in html
+    assert moment.strftime("%Y-%m-%d %H:%M:%S UTC") in html
+    assert render("{{ when(None) }}") == '<span class="muted">never</span>'
 
 
 def test_a_field_keeps_the_input_and_shows_its_error_beside_it() -> None:
