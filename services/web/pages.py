@@ -1,7 +1,7 @@
 """What every page needs: who is signed in (on public pages too) and their CSRF token.
 
-A full page is sent as it renders (`StreamedPage`): its head (stylesheets, scripts) leaves with
-the first few KiB, so the browser fetches them while the rest renders. Everything a page shows
+A full page is sent as it renders (`StreamedPage`): its head (stylesheets, scripts) leaves
+first, so the browser fetches them while the rest renders. Everything a page shows
 is read before its response starts (the handler's work; an error there is a proper error
 page); only the rendering is streamed. A fragment (htmx) is small and is sent whole.
 """
@@ -65,23 +65,24 @@ def page(
     )
 
 
-# The first piece leaves once this much is rendered (past the head); the rest in pieces this
-# size (each is one gzip flush and one write).
+# The first piece leaves at the end of the head (or once this much is rendered); the rest in
+# pieces this size (each is one gzip flush and one write).
 FIRST_PIECE = 4096
 PIECE = 32768
 
 
 def pieces(parts: Iterator[str], first: int = FIRST_PIECE, size: int = PIECE) -> Iterator[str]:
     """Jinja's output (thousands of small strings) joined into a few pieces: the first once
-    `first` characters are there, then every `size`, then what is left."""
+    the head is closed (`</head>`) or `first` characters are there, then every `size`, then
+    what is left."""
     buffer: list[str] = []
-    held, limit = 0, first
+    held, limit, head = 0, first, True
     for part in parts:
         buffer.append(part)
         held += len(part)
-        if held >= limit:
+        if held >= limit or (head and "</head>" in part):
             yield "".join(buffer)
-            buffer, held, limit = [], 0, size
+            buffer, held, limit, head = [], 0, size, False
     if buffer:
         yield "".join(buffer)
 

@@ -185,7 +185,7 @@ def test_numbers_bytes_durations_and_times_read_like_a_person_writes_them() -> N
     assert reltime(None, now) == "never"
 
 
-def test_a_page_is_sent_in_a_few_pieces_the_first_once_past_its_head() -> None:
+def test_a_page_is_sent_in_a_few_pieces_the_first_at_the_end_of_its_head() -> None:
     from services.web.pages import pieces
 
     parts = iter(["<head>", "x" * 10, "</head>", *["<tr>row</tr>"] * 100])
@@ -194,6 +194,8 @@ def test_a_page_is_sent_in_a_few_pieces_the_first_once_past_its_head() -> None:
     assert sent[0] == "<head>xxxxxxxxxx"  # leaves as soon as 16 characters are there
     assert all(len(piece) >= 400 for piece in sent[1:-1]) and len(sent) == 4
     assert list(pieces(iter([]))) == []
+    head = list(pieces(iter(["<head><title>t</title>", "</head>\n<body>", "x" * 50]), size=10))
+    assert head == ["<head><title>t</title></head>\n<body>", "x" * 50]  # the head, at once
 
 
 async def test_a_page_streams_whole_and_a_fragment_comes_in_one_piece(client, make_user) -> None:
