@@ -662,6 +662,11 @@ def main() -> None:
         "--keep", action="store_true", help="keep the data and the servers' logs (path printed)"
     )
     args = parser.parse_args()
+    # The client's own collector pauses would count as the server's latency: the client
+    # settles its heap as the servers do (shared/runtime.py).
+    from shared.runtime import settle_heap
+
+    settle_heap()
     print(
         f"load: {args.users} users, {args.tails} tails, {args.idle} idle SSE, "
         f"{args.streams} streams, {args.seconds:.0f} s a phase; tails per user raised to 50"

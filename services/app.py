@@ -27,6 +27,7 @@ from services.sse import UNCOMPRESSED
 from services.web.app import template_config, web_router
 from shared.backends import Backends
 from shared.config import Settings, get_settings
+from shared.runtime import settle_heap
 
 log = logging.getLogger("jetdeck")
 
@@ -64,6 +65,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = backends is None
         app.state.backends = backends or Backends.open(settings)
+        settle_heap()  # start-up is done (shared/runtime.py)
         sweeper = asyncio.create_task(_close_idle_connections(app.state.backends))
         try:
             yield
