@@ -106,7 +106,7 @@ def create_app(
         ),
         exception_handlers=exception_handlers,
         openapi_config=openapi_config() if api else None,
-        template_config=template_config() if web else None,
+        template_config=template_config(reload=settings.app.env == "development") if web else None,
         lifespan=[lifespan],
         # Every request body is bounded (413 beyond): JETDECK_MESSAGES_MAX_BODY_BYTES.
         request_max_body_size=settings.messages.max_body_bytes,

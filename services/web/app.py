@@ -109,14 +109,14 @@ def web_router() -> Router:
     )
 
 
-def _install_globals(engine: JinjaTemplateEngine) -> None:
-    formatting.install(engine.engine)
-    charts.install(engine.engine)
+def template_config(*, reload: bool = False) -> TemplateConfig[JinjaTemplateEngine]:
+    """The console's templates. Without `reload` (outside development) a template is compiled
+    once: Jinja otherwise stats each template file, and every one it extends or imports, on
+    every render."""
 
+    def prepare(engine: JinjaTemplateEngine) -> None:
+        engine.engine.auto_reload = reload
+        formatting.install(engine.engine)
+        charts.install(engine.engine)
 
-def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(
-        directory=TEMPLATES,
-        engine=JinjaTemplateEngine,
-        engine_callback=_install_globals,
-    )
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=prepare)

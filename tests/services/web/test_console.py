@@ -209,3 +209,12 @@ async def test_a_page_streams_whole_and_a_fragment_comes_in_one_piece(client, ma
     fragment = await client.get("/orgs/acme", headers=HTMX)
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert "content-length" in fragment.headers  # rendered whole, then sent
+
+
+def test_templates_are_compiled_once_outside_development() -> None:
+    from services.web.app import template_config
+
+    for reload in (False, True):
+        engine = template_config(reload=reload).to_engine().engine
+        assert engine.auto_reload is reload
+        assert "usage_bar" in engine.globals and "bytes" in engine.filters
