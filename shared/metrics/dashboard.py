@@ -3,16 +3,16 @@
 Figures come from the latest collection cycle of each cluster (every table of a cycle carries
 the cycle's time, so one cycle's servers, accounts, streams and consumers belong together).
 A cluster that was never collected shows as such, not as down. The streams nearest their
-limits need the streams' configured limits, which the samples do not hold: they are read
-from NATS (one `STREAM.LIST` walk per reachable cluster, bounded in time), and a cluster that
-does not answer in time is left out of that list only.
+limits need the streams' configured limits, which the samples do not hold: they come from the
+cluster's shared stream listing (shared/streams/listing.py, one `STREAM.LIST` walk shared with
+the streams page and the API, bounded in time here), and a cluster that does not answer in
+time is left out of that list only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from shared.accounts.principals import OrgContext
 from shared.backends import Backends
 from shared.clusters.models import Cluster
 from shared.clusters.services import cluster_client
+from shared.streams.listing import cached_listing
 
 log = logging.getLogger("jetdeck.dashboard")
 
@@ -33,6 +34,7 @@ RECENT = timedelta(days=1)
 # the bound keeps the read to the newest rows of each consumer.
 RECENT_CONSUMERS = timedelta(minutes=10)
 TOP = 5
+NEAR_LIMITS = "dashboard.near_limits"  # its key in a listing's derived values
 LIMITS_TIMEOUT = 3.0
 
 
@@ -211,36 +213,24 @@ def _nearness(cluster: str, info: dict[str, Any]) -> StreamNearLimit | None:
     return max(candidates, key=lambda c: c.ratio, default=None)
 
 
-# Per process: (org id, cluster) → (monotonic time, its streams near a limit). A dashboard
-# polled by many tabs walks each cluster's streams at most once per LIMITS_TTL seconds.
-_limits_cache: dict[tuple[str, str], tuple[float, list[StreamNearLimit]]] = {}
-LIMITS_TTL = 10.0
-
-
 async def _near_limits(
     backends: Backends, ctx: OrgContext, clusters: list[ClusterHealth]
 ) -> list[StreamNearLimit]:
     async def one(name: str) -> list[StreamNearLimit]:
-        key = (str(ctx.org_id), name)
-        cached = _limits_cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < LIMITS_TTL:
-            return cached[1]
-        found = await walk(name)
-        _limits_cache[key] = (time.monotonic(), found)
-        return found
-
-    async def walk(name: str) -> list[StreamNearLimit]:
+        # The cluster's shared stream listing (shared/streams/listing.py: the streams page's
+        # and the API's), and what was derived from it once per listing: a change made
+        # through JetDeck shows at once, one made elsewhere within the listing's few seconds.
         try:
             client = await cluster_client(backends, ctx, name)
-            found = []
-            async for info in client.js_paged("STREAM.LIST", "streams", None):
-                near = _nearness(name, info)
-                if near is not None:
-                    found.append(near)
-            return _nearest(found)
+            entry, listing = await cached_listing(client, None)
         except errors.JetDeckError as exc:
             log.info("streams of %s not listed for the dashboard: %s", name, exc.detail)
             return []
+        found: list[StreamNearLimit] | None = entry.derived.get(NEAR_LIMITS)
+        if found is None:
+            nearness = (_nearness(name, info) for _, info in listing)
+            found = entry.derived[NEAR_LIMITS] = _nearest([n for n in nearness if n])
+        return found
 
     async def bounded(name: str) -> list[StreamNearLimit]:
         try:

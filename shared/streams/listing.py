@@ -80,6 +80,9 @@ class Entry:
         self.made = time.monotonic()
         self.task = task
         self.views: dict[tuple[str | None, str], Listing] = {}
+        # What a reader derived from the whole listing (the dashboard's streams nearest their
+        # limits), kept as long as the listing: by name.
+        self.derived: dict[str, Any] = {}
 
     def failed(self) -> bool:
         return self.task.done() and (self.task.cancelled() or self.task.exception() is not None)

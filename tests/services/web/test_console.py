@@ -130,6 +130,13 @@ async def test_the_dashboard_shows_a_collected_cluster_and_its_consumers_backlog
     assert re.search(r"ORDERS.*?messages.*?8 / 10 \(80%\)", page, re.S), page
     assert re.search(r"BILLING.*?<td>8</td>", page, re.S), page
 
+    # A purge through JetDeck shows at once: the streams nearest their limits come from the
+    # cluster's shared listing, which the purge made stale in every process.
+    purged = await on_server.post("/streams/ORDERS/purge", json={"keep": 2})
+    assert purged.status_code == 200, purged.text
+    page = (await client.get("/orgs/acme", headers=HTMX)).text
+    assert re.search(r"ORDERS.*?messages.*?2 / 10 \(20%\)", page, re.S), page
+
     # Every link on the page leads somewhere: pages not built yet are not linked.
     full = (await client.get("/orgs/acme", headers=HTML)).text
     links = set(re.findall(r'href="(/[^"]*)"', full)) - {"/api/docs"}
