@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 from services.app import create_app
 from shared.backends import CLUSTER_EPOCH_PREFIX
 from shared.epochs import UNREADABLE, Epoch, RedisEpochs
-from shared.nats import Auth, ConnectionPool, ConnectionSpec
+from shared.nats import ConnectionPool
 from shared.streams import listing, services
 
 
@@ -143,12 +143,7 @@ async def test_a_change_through_the_shared_services_of_another_pool_shows_in_the
     try:
         client = await pool.client(
             str(cluster.json()["id"]),
-            ConnectionSpec(
-                servers=tuple(nats_server.servers),
-                auth=Auth(
-                    kind="user_password", username=nats_server.user, password=nats_server.password
-                ),
-            ),
+            nats_server.spec(),
         )
         await services.create_stream(
             client, {"name": "ELSEWHERE", "subjects": ["elsewhere.>"], "storage": "memory"}
@@ -188,12 +183,7 @@ async def test_with_redis_unreadable_a_listing_is_never_reused(
     try:
         client = await pool.client(
             "c1",
-            ConnectionSpec(
-                servers=tuple(nats_server.servers),
-                auth=Auth(
-                    kind="user_password", username=nats_server.user, password=nats_server.password
-                ),
-            ),
+            nats_server.spec(),
         )
         assert await services.list_streams(client) == ([], 0)
         await create_directly(nats_server, "OUTSIDE")

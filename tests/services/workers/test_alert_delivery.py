@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -270,18 +270,13 @@ async def test_a_claim_goes_out_again_only_once_stale_and_under_the_same_webhook
     with contextlib.suppress(asyncio.CancelledError):
         await call
     receiver.release()
-    async with alerting.backends.database.session() as session:
-        claimed = await session.get(Delivery, uuid.UUID(delivery_id))
-        assert claimed is not None and claimed.claimed_at is not None
-        claimed_at = claimed.claimed_at
-    stale_after = timedelta(seconds=alerting.backends.settings.notify.stale_after_seconds)
+    stale = await stale_from(alerting, delivery_id)
 
     # The sweeper's clock, given: `stale_after` after the claim (not stale yet: a stale
     # claim is older than that), then a second later.
-    assert await sweep(alerting.backends, now=claimed_at + stale_after) == []
+    assert await sweep(alerting.backends, now=stale - timedelta(seconds=1)) == []
     assert await state(alerting, delivery_id) == ("sending", ["(open)"])
-    later = claimed_at + stale_after + timedelta(seconds=1)
-    assert await sweep(alerting.backends, now=later) == [delivery_id]
+    assert await sweep(alerting.backends, now=stale) == [delivery_id]
     assert await state(alerting, delivery_id) == ("pending", ["interrupted"])
     assert (await deliver(alerting.backends, delivery_id)).state == "sent"
 
@@ -325,6 +320,16 @@ async def test_a_collection_cycle_evaluates_the_rules_and_the_worker_delivers_th
     assert call.json()["data"]["value"] == 3
 
 
+async def stale_from(alerting: Alerting, delivery_id: str) -> datetime:  # noqa: F811
+    """The first moment the sweeper takes the delivery's claim as stale: a second past
+    `stale_after_seconds` after the claim."""
+    stale_after = timedelta(seconds=alerting.backends.settings.notify.stale_after_seconds)
+    async with alerting.backends.database.session() as session:
+        claimed = await session.get(Delivery, uuid.UUID(delivery_id))
+        assert claimed is not None and claimed.claimed_at is not None
+        return claimed.claimed_at + stale_after + timedelta(seconds=1)
+
+
 async def state(alerting: Alerting, delivery_id: str) -> tuple[str, list[str]]:  # noqa: F811
     """The delivery's state and its attempts' outcomes in order ("(open)": not finished)."""
     async with alerting.backends.database.session() as session:
@@ -358,12 +363,9 @@ async def test_a_call_that_outlives_its_claim_is_neither_recorded_over_nor_sent_
     receiver.hold("/hook")
     call = asyncio.create_task(deliver(alerting.backends, delivery_id))
     await asyncio.to_thread(receiver.wait_for, "/hook")
-    stale_after = timedelta(seconds=alerting.backends.settings.notify.stale_after_seconds)
-    async with alerting.backends.database.session() as session:
-        claimed = await session.get(Delivery, uuid.UUID(delivery_id))
-        assert claimed is not None and claimed.claimed_at is not None
-        later = claimed.claimed_at + stale_after + timedelta(seconds=1)
-    assert await sweep(alerting.backends, now=later) == [delivery_id]
+    assert await sweep(alerting.backends, now=await stale_from(alerting, delivery_id)) == [
+        delivery_id
+    ]
     receiver.release()
     assert (await call).state == "sent"
     assert await state(alerting, delivery_id) == ("sent", ["sent"])
@@ -385,12 +387,9 @@ async def test_a_resent_claim_is_not_overwritten_by_the_late_answer_of_the_first
     receiver.hold("/hook")
     first = asyncio.create_task(deliver(alerting.backends, delivery_id))
     await asyncio.to_thread(receiver.wait_for, "/hook")
-    stale_after = timedelta(seconds=alerting.backends.settings.notify.stale_after_seconds)
-    async with alerting.backends.database.session() as session:
-        claimed = await session.get(Delivery, uuid.UUID(delivery_id))
-        assert claimed is not None and claimed.claimed_at is not None
-        later = claimed.claimed_at + stale_after + timedelta(seconds=1)
-    assert await sweep(alerting.backends, now=later) == [delivery_id]
+    assert await sweep(alerting.backends, now=await stale_from(alerting, delivery_id)) == [
+        delivery_id
+    ]
     assert (await deliver(alerting.backends, delivery_id)).state == "sent"
     receiver.release()
     assert (await first).state == "skipped"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.messages import services
-from shared.nats import Auth, ClusterClient, ConnectionPool, ConnectionSpec
+from shared.nats import ClusterClient, ConnectionPool
 
 BIG = 900_000  # under nats-server's default max_payload (1 MB)
 COUNT = 12
@@ -29,10 +29,7 @@ async def big_stream(request: Any, nats_server: Any) -> AsyncIterator[ClusterCli
     finally:
         await nc.close()
     pool = ConnectionPool(timeout=10)
-    spec = ConnectionSpec(
-        servers=tuple(nats_server.servers),
-        auth=Auth(kind="user_password", username=nats_server.user, password=nats_server.password),
-    )
+    spec = nats_server.spec()
     yield await pool.client("big", spec)
     await pool.close()
 

@@ -21,7 +21,7 @@ from shared.messages.browser import (
     parse_time,
 )
 from shared.messages.reader import stream_facts
-from shared.nats import Auth, ClusterClient, ConnectionPool, ConnectionSpec
+from shared.nats import ClusterClient, ConnectionPool
 
 KINDS = [
     ("limits", True),
@@ -36,10 +36,7 @@ KINDS = [
 @pytest.fixture
 async def client(nats_server: Any) -> AsyncIterator[ClusterClient]:
     pool = ConnectionPool(timeout=5, connect_timeout=2)
-    spec = ConnectionSpec(
-        tuple(nats_server.servers),
-        Auth("user_password", username=nats_server.user, password=nats_server.password),
-    )
+    spec = nats_server.spec()
     yield await pool.client("browse", spec, label="browse")
     await pool.close()
 

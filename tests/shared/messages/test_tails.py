@@ -12,7 +12,7 @@ import pytest
 
 from shared import errors
 from shared.messages.tails import TailEvent, TailHub, TailSubscription
-from shared.nats import Auth, ClusterClient, ConnectionPool, ConnectionSpec
+from shared.nats import ClusterClient, ConnectionPool
 
 
 @pytest.fixture(params=[True, False], ids=["direct-get", "msg-get"])
@@ -22,10 +22,7 @@ async def stream(request: Any, nats_server: Any) -> AsyncIterator[tuple[ClusterC
     await js.add_stream(name="T", subjects=["t.>"], allow_direct=request.param)
     await js.publish("t.a", b"before")  # not tailed: stored before the tail began
     pool = ConnectionPool(timeout=5)
-    spec = ConnectionSpec(
-        servers=tuple(nats_server.servers),
-        auth=Auth(kind="user_password", username=nats_server.user, password=nats_server.password),
-    )
+    spec = nats_server.spec()
     yield await pool.client("t", spec), js
     await pool.close()
     await nc.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.nats import Auth, ClusterClient, ConnectionPool, ConnectionSpec
+from shared.nats import ClusterClient, ConnectionPool
 from shared.streams import consumers
 
 
@@ -18,12 +18,7 @@ async def recorded(nats_server) -> AsyncIterator[tuple[ClusterClient, list[str]]
     pool = ConnectionPool()
     client = await pool.client(
         "c1",
-        ConnectionSpec(
-            servers=tuple(nats_server.servers),
-            auth=Auth(
-                kind="user_password", username=nats_server.user, password=nats_server.password
-            ),
-        ),
+        nats_server.spec(),
     )
     await client.js("STREAM.CREATE.S", {"name": "S", "subjects": ["s.>"], "storage": "memory"})
     await client.js("CONSUMER.CREATE.S.c", {"stream_name": "S", "config": {"durable_name": "c"}})
