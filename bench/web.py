@@ -59,6 +59,7 @@ import os
 import random
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -75,7 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._support import admin_sql, backing_services, seed, with_database  # noqa: E402
+from bench._support import admin_sql, backing_services, seed, serving, with_database  # noqa: E402
 from services.embedded.process import free_port  # noqa: E402
 
 CONSUMER_SERIES = (
@@ -540,7 +541,6 @@ def bench_streams_page(env: dict[str, str], key: str, streams: int, tmp: Path) -
     a process of its own here, as a browser meets it: in this process the bench's client
     would wait for the GIL while the server renders, and a page sent as it renders (its
     first bytes before the rest) could not show it."""
-    from bench._support import serving
     from services.embedded.nats import NatsDeployment
 
     deployment = NatsDeployment.plan(
@@ -550,8 +550,6 @@ def bench_streams_page(env: dict[str, str], key: str, streams: int, tmp: Path) -
     deployment.start()
     # chDB allows one process per data directory: this server has its own (no charts here).
     served = {**env, "JETDECK_CLICKHOUSE_URL": f"chdb://{tmp / 'chdb-streams'}"}
-    import subprocess
-
     migrate = [sys.executable, "-m", "services", "migrate"]
     subprocess.run(migrate, env={**os.environ, **served}, cwd=ROOT, check=True, capture_output=True)
     try:
