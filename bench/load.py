@@ -9,12 +9,12 @@ the bench's users spread over both as a load balancer would, + `jetdeck worker` 
   2. the same with T live tails (SSE) open as well, on a stream receiving messages;
   3. I idle SSE tails of a quiet stream: resident memory per connection.
 
-Prints p50/p99 per route, errors (must be 0), requests/s, tail messages received, peak RSS and
-CPU time of the process tree(s) per phase (CPU per request says what a request costs however
-busy the machine is; the load average at the phase's end says how busy it was), and the
-collector's last cycle time for the 2,000-stream cluster (from `GET /metrics`). Each phase
-lasts `--seconds` (default 60). Everything binds 127.0.0.1; the client runs on the same
-machine, so its CPU competes with the server's.
+Prints p50/p99 per route (and the p99 of each 5 s of a phase), errors (must be 0),
+requests/s, tail messages received, peak RSS and CPU time of the process tree(s) per phase (CPU
+per request says what a request costs however busy the machine is; the load average at the
+phase's end says how busy it was), and the collector's last cycle time for the 2,000-stream
+cluster (from `GET /metrics`). Each phase lasts `--seconds` (default 60). Everything binds
+127.0.0.1; the client runs on the same machine, so its CPU competes with the server's.
 
     .venv/bin/python bench/load.py [--layout up|prod|both] [--seconds 60] [--users 50]
         [--tails 200] [--idle 1000] [--streams 2000] [--big 300] [--keep]
@@ -36,6 +36,7 @@ import random
 import re
 import secrets
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ from services.embedded.process import free_port  # noqa: E402
 PASSWORD = "bench password 123456"  # noqa: S105 - throwaway bench users
 ORG = "bench"
 JETDECK = [sys.executable, "-m", "services"]
+SLICE = 5.0  # seconds: the browse requests' p99 is also printed for each part of a phase
 
 
 def pct(values: list[float], p: float) -> float:
@@ -70,6 +72,17 @@ def pct(values: list[float], p: float) -> float:
 
 
 # ---- memory ---------------------------------------------------------------------------------
+
+
+def slope(points: list[tuple[int, int]]) -> float:
+    """Least-squares bytes per connection over (connections, RSS) points."""
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if not spread:
+        return float("nan")
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
 class RssSampler:
@@ -396,10 +409,26 @@ async def prepare(
 @dataclass
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # (when it ended, seconds) of every browse request: the p99 of each part of the phase
+    timeline: list[tuple[float, float]] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     tail_messages: int = 0
     tail_skipped: int = 0
     tail_errors: list[str] = field(default_factory=list)
+
+
+def user_clients(count: int) -> list[httpx.AsyncClient]:
+    """Each user's own connections, as each browser has its own, made before the load starts
+    (a browser is open before its user clicks) and with one TLS context between them (httpx
+    builds one per client otherwise, tens of milliseconds of the client's CPU each). One client
+    shared by all the users made the bench measure itself: httpx checks every pooled
+    connection's socket on each request, and with 50 connections the client's loop, not the
+    server, set the pace (p99 about 1 s while the server's handlers took 8-17 ms on average)."""
+    context = ssl.create_default_context()
+    return [
+        httpx.AsyncClient(timeout=30, verify=context, limits=httpx.Limits(max_connections=2))
+        for _ in range(count)
+    ]
 
 
 async def user_loop(
@@ -410,7 +439,7 @@ async def user_loop(
     stop: float,
     stats: Stats,
 ) -> None:
-    routes = [
+    routes: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
         ("list streams", f"{cluster}/streams", lambda: {"limit": 50}),
         (
             "page of 50",
@@ -430,6 +459,7 @@ async def user_loop(
             ok, detail = False, f"{type(exc).__name__}: {exc}"
         elapsed = time.perf_counter() - started
         stats.latencies[name].append(elapsed)
+        stats.timeline.append((time.monotonic(), elapsed))
         if not ok:
             stats.errors[name].append(detail)
 
@@ -542,6 +572,16 @@ def report(title: str, stats: Stats, seconds: float, rss_peak: int, cpu: float) 
             f"    {name:13} n={len(values):6}  p50 {pct(values, 50) * 1000:7.1f} ms  "
             f"p99 {pct(values, 99) * 1000:7.1f} ms  errors {len(stats.errors[name])}"
         )
+    if stats.timeline:
+        began = min(t - e for t, e in stats.timeline)
+        slices: dict[int, list[float]] = defaultdict(list)
+        for ended, elapsed in stats.timeline:
+            slices[int((ended - began) // SLICE)].append(elapsed)
+        print(
+            f"    p99 of each {SLICE:g} s: "
+            + ", ".join(f"{pct(v, 99) * 1000:.0f}" for _, v in sorted(slices.items()))
+            + " ms"
+        )
     for name, problems in stats.errors.items():
         for problem in sorted(set(problems))[:3]:
             print(f"    ! {name}: {problem}")
@@ -571,8 +611,13 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
     limits = httpx.Limits(
         max_connections=args.idle + args.tails + 200, max_keepalive_connections=200
     )
+    clients = user_clients(len(viewers) + 1)  # the viewers', then the publisher's
     try:
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        async with contextlib.AsyncExitStack() as stack:
+            for client in clients:
+                await stack.enter_async_context(client)
+            # The tails' connections (each one long-lived, opened once).
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=30, limits=limits))
             bases = layout.bases
             for phase, tails in (("browse", 0), ("browse + tails", args.tails)):
                 stats = Stats()
@@ -584,10 +629,12 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
                 stop = time.monotonic() + args.seconds
                 if tails:
                     tasks.append(
-                        asyncio.create_task(publisher(http, bases[0], cluster, owner, stop, stats))
+                        asyncio.create_task(
+                            publisher(clients[-1], bases[0], cluster, owner, stop, stats)
+                        )
                     )
                 users = [
-                    user_loop(http, bases[i % len(bases)], cluster, auth, stop, stats)
+                    user_loop(clients[i], bases[i % len(bases)], cluster, auth, stop, stats)
                     for i, auth in enumerate(viewers)
                 ]
                 await asyncio.gather(*users)
@@ -595,21 +642,27 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 report(phase, stats, args.seconds, sampler.peak, sampler.cpu_seconds() - cpu_before)
-            # Idle SSE connections on a quiet stream: memory per connection.
+            # Idle SSE connections on a quiet stream: memory per connection, as the slope of
+            # RSS over connections opened in four steps (one before/after difference drowns in
+            # what the heap gives back after the load phases).
             await asyncio.sleep(2)
-            before = sampler.now()
             stats = Stats()
-            idle = await open_tails(
-                http, bases, cluster, viewers, stats, args.idle, "QUIET", lambda _: "quiet.>"
-            )
-            await asyncio.sleep(2)
-            after = sampler.now()
-            up = args.idle - len(stats.tail_errors)
+            idle: list[asyncio.Task[None]] = []
+            points = [(0, sampler.now())]
+            step = max(1, args.idle // 4)
+            for opened in range(0, args.idle, step):
+                count = min(step, args.idle - opened)
+                idle += await open_tails(
+                    http, bases, cluster, viewers, stats, count, "QUIET", lambda _: "quiet.>"
+                )
+                await asyncio.sleep(2)
+                points.append((opened + count - len(stats.tail_errors), sampler.now()))
+            up = points[-1][0]
             print(
-                f"  idle SSE: {up}/{args.idle} open, RSS {before / 2**20:.0f} -> "
-                f"{after / 2**20:.0f} MiB, {(after - before) / max(up, 1) / 1024:.1f} KiB per "
-                f"connection; errors {len(stats.tail_errors)} "
-                f"{sorted(set(stats.tail_errors))[:2]}"
+                f"  idle SSE: {up}/{args.idle} open, RSS {points[0][1] / 2**20:.0f} -> "
+                f"{points[-1][1] / 2**20:.0f} MiB, {slope(points) / 1024:.1f} KiB per "
+                f"connection (slope over {len(points)} points); errors "
+                f"{len(stats.tail_errors)} {sorted(set(stats.tail_errors))[:2]}"
             )
             for task in idle:
                 task.cancel()
