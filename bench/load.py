@@ -57,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._support import admin_sql, backing_services, with_database  # noqa: E402
 from services.embedded.process import free_port  # noqa: E402
+from shared.runtime import settle_heap  # noqa: E402
 
 PASSWORD = "bench password 123456"  # noqa: S105 - throwaway bench users
 ORG = "bench"
@@ -608,9 +609,8 @@ async def run_phases(layout: Layout, args: argparse.Namespace) -> None:
                 alone.append(time.perf_counter() - started)
                 assert r.status_code == 200, r.text
             print(f"  alone: {name} p50 {pct(alone, 50) * 1000:.0f} ms (5 sequential requests)")
-    limits = httpx.Limits(
-        max_connections=args.idle + args.tails + 200, max_keepalive_connections=200
-    )
+    # The tails' client: one connection per tail, and one for the closing GET /metrics.
+    limits = httpx.Limits(max_connections=args.idle + args.tails + 1)
     clients = user_clients(len(viewers) + 1)  # the viewers', then the publisher's
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -717,8 +717,6 @@ def main() -> None:
     args = parser.parse_args()
     # The client's own collector pauses would count as the server's latency: the client
     # settles its heap as the servers do (shared/runtime.py).
-    from shared.runtime import settle_heap
-
     settle_heap()
     print(
         f"load: {args.users} users, {args.tails} tails, {args.idle} idle SSE, "
