@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,10 +34,40 @@ def _die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     return preexec
 
 
+# Where free_port looks first: below the kernel's ephemeral range (Linux: 32768-60999).
+PORTS_FROM = 10_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 65535
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, for a server about to be started on it.
+
+    Chosen outside the kernel's ephemeral range when there is room below it: a port the kernel
+    hands out for `bind(0)` is one it also gives to outgoing connections, and between this call
+    and the server's own bind a connection made meanwhile (a test's, a client's) could take it
+    ("address already in use"). Never the same port twice in a process."""
+    low, _ = _ephemeral_range()
+    if low - PORTS_FROM >= 1000:
+        for _ in range(200):
+            port = secrets.choice(range(PORTS_FROM, low))
+            if port not in _handed_out and port_is_free(port, host):
+                _handed_out.add(port)
+                return port
+    while True:  # no room below the ephemeral range (or all taken): the kernel's choice
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
